@@ -1,0 +1,17 @@
+import type { CliIO } from '../cli.ts';
+import type { AppContext } from '../context.ts';
+import { DiscordApi, discordApiUrl } from '../discord/api.ts';
+
+/** What every command of a session-manager program is given. */
+export interface CommandContext extends AppContext {
+  io: CliIO;
+  /** Whether a person is at the terminal (init prompts only then). */
+  interactive: boolean;
+  /** Runs a program with the terminal attached (tmux attach); returns its exit code. */
+  runInteractive: (argv: string[]) => Promise<number>;
+}
+
+/** A Discord REST client with the configured token and `DISCORD_API_URL`. */
+export function discordApi(ctx: CommandContext): DiscordApi {
+  return new DiscordApi({ token: ctx.manager.botToken(), baseUrl: discordApiUrl(ctx.env) });
+}

@@ -1,0 +1,26 @@
+import type { ReportLine } from '../discord/sessions.ts';
+import type { SessionRow, SpawnResult } from '../manager.ts';
+
+/** `SPAWNED  dc-123  name=general  workdir=/x  profile=default  (resumed)` or `ALIVE  dc-123`. */
+export function formatSpawn(result: SpawnResult): string[] {
+  if (result.status === 'ALIVE') return [`ALIVE  ${result.tmux}`];
+  const lines = result.fresh ? [`FRESH  new session-id=${result.sessionId}`] : [];
+  const how = result.mode === '--resume' ? 'resumed' : 'new conversation';
+  lines.push(`SPAWNED  ${result.tmux}  name=${result.name}  workdir=${result.workdir}  profile=${result.profile}  (${how})`);
+  return lines;
+}
+
+export function formatReportLine(line: ReportLine): string {
+  const detail = line.detail ? `  ${line.detail}` : '';
+  return `  ${line.kind.padEnd(7)} ${line.name.padEnd(25)} (${line.id})${detail}`;
+}
+
+/** One `list` row: `  [UP  ]  dc-123  channel  general  profile=default  parent=...`. */
+export function formatRow(row: SessionRow): string {
+  const extras = [
+    row.profile !== 'default' ? `profile=${row.profile}` : '',
+    row.parent ? `parent=${row.parent}` : '',
+    row.pinned ? 'pinned' : '',
+  ].filter(Boolean);
+  return `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
+}

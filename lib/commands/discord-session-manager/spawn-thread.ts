@@ -1,0 +1,29 @@
+import { defineCommand } from 'citty';
+import { nameArg, workdirArg } from '../_args.ts';
+import { type CommandContext, discordApi } from '../_context.ts';
+import { formatSpawn } from '../_format.ts';
+import { spawnThread } from '../../discord/sessions.ts';
+import { usageError } from '../../errors.ts';
+
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'spawn-thread', description: "Start a thread's session with its parent channel's last messages as context" },
+    args: {
+      thread_id: { type: 'positional', description: 'Thread id', required: true },
+      parent_id: { type: 'positional', description: 'Parent channel id', required: true },
+      limit: { type: 'string', description: 'Parent messages to include (default 20)' },
+      ...nameArg,
+      ...workdirArg,
+    },
+    async run({ args }) {
+      const limit = args.limit === undefined ? undefined : Number(args.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 0 || limit > 100)) {
+        throw usageError(`Invalid --limit "${args.limit}": expected a whole number from 0 to 100.`);
+      }
+      const result = await spawnThread(args.thread_id, args.parent_id, { limit, name: args.name, workdir: args.workdir }, {
+        manager: ctx.manager,
+        api: discordApi(ctx),
+      });
+      for (const line of formatSpawn(result)) ctx.io.out(line);
+    },
+  });

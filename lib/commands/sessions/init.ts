@@ -1,0 +1,89 @@
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { defineCommand } from 'citty';
+import type { CommandContext } from '../_context.ts';
+import { expandHome, readOptionalFile } from '../../config.ts';
+import { formatEnvLine } from '../../env-file.ts';
+import { CrsError, usageError } from '../../errors.ts';
+import { writeFileAtomic } from '../../fs-atomic.ts';
+
+/** Sets `KEY="value"` lines in an env file's text, in place where the key exists, keeping comments. */
+export function setEnvKeys(text: string, values: Record<string, string>, format = formatEnvLine): string {
+  const lines = text ? text.replace(/\n$/, '').split('\n') : [];
+  for (const [key, value] of Object.entries(values)) {
+    const line = format(key, value);
+    const index = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${key}=`).test(l));
+    if (index >= 0) lines[index] = line;
+    else lines.push(line);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export default (ctx: CommandContext) => {
+  const P = ctx.platform.configPrefix;
+  const discord = ctx.platform.key === 'discord';
+  return defineCommand({
+    meta: { name: 'init', description: 'Write config.env (and the bot token file); asks for what is missing when run in a terminal' },
+    args: {
+      'user-id': { type: 'string', description: 'Your user id(s), comma-separated: the only ones allowed to drive sessions' },
+      ...(discord ? { 'guild-id': { type: 'string', description: 'Your Discord server (guild) id' } } : {}),
+      workdir: { type: 'string', description: 'Default working directory of new sessions' },
+      token: { type: 'string', description: `Bot token, written to channels/${ctx.platform.key}/.env with mode 600` },
+    },
+    async run({ args }) {
+      const { paths, io } = ctx;
+      const existing = readOptionalFile(paths.configFile) ?? '';
+      const current = existing ? ctx.manager.config() : undefined;
+      const ask = async (message: string, initial?: string): Promise<string | undefined> => {
+        if (!ctx.interactive) return undefined;
+        const answer = await io.log.prompt(message, { type: 'text', initial, cancel: 'reject' });
+        return typeof answer === 'string' && answer.trim() ? answer.trim() : initial;
+      };
+      const userIds = (args['user-id'] as string | undefined) ?? (await ask(`Your ${ctx.platform.label} user id`, current?.allowedUserIds.join(',')));
+      const guildId = discord ? ((args['guild-id'] as string | undefined) ?? (await ask('Your Discord server (guild) id', current?.guildId))) : undefined;
+      const workdir = (args.workdir as string | undefined) ?? (await ask('Default workdir', current?.workdir ?? paths.home));
+      const token = (args.token as string | undefined) ?? (readOptionalFile(paths.tokenFile) ? undefined : await ask('Bot token (leave empty to keep)'));
+
+      const values: Record<string, string> = {};
+      if (userIds !== undefined) {
+        const ids = userIds.split(/[\s,]+/).filter(Boolean);
+        if (!ids.length || ids.some((id) => !/^[0-9]{1,20}$/.test(id))) throw usageError(`Invalid user id "${userIds}": expected digits.`);
+        values[`${P}_ALLOWED_USER_ID`] = ids.join(',');
+      }
+      if (guildId !== undefined) {
+        if (!ctx.platform.idPattern.test(guildId)) throw usageError(`Invalid guild id "${guildId}": expected digits.`);
+        values.DISCORD_GUILD_ID = guildId;
+      }
+      if (workdir !== undefined) {
+        const dir = expandHome(workdir, paths.home);
+        if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`Workdir ${dir} does not exist.`, 'Create it first.');
+        values[`${P}_SESSION_WORKDIR`] = dir;
+      }
+      if (token !== undefined && !/^[A-Za-z0-9._:-]{20,}$/.test(token)) {
+        throw usageError('The bot token does not look like one (letters, digits and . _ : - only).', 'Copy it again from the developer portal / BotFather.');
+      }
+      if (!Object.keys(values).length && token === undefined) {
+        throw usageError('Nothing to write.', `Pass --user-id${discord ? ', --guild-id' : ''}, --workdir or --token (or run init in a terminal).`);
+      }
+
+      mkdirSync(paths.sessionsDir, { recursive: true });
+      if (Object.keys(values).length) {
+        writeFileAtomic(paths.configFile, setEnvKeys(existing, values));
+        io.out(`Config saved to ${paths.configFile}`);
+      }
+      if (token !== undefined) {
+        mkdirSync(paths.channelDir, { recursive: true, mode: 0o700 });
+        const tokenText = readOptionalFile(paths.tokenFile) ?? '';
+        // The channel plugins read this file with a plain KEY=value split: no quotes (the token was checked above).
+        writeFileAtomic(paths.tokenFile, setEnvKeys(tokenText, { [ctx.platform.tokenVar]: token }, (k, v) => `${k}=${v}`), 0o600);
+        chmodSync(paths.tokenFile, 0o600);
+        io.out(`Token saved to ${paths.tokenFile} (mode 600)`);
+      }
+      try {
+        ctx.manager.requireReady();
+        io.out(`Next: ${ctx.platform.cli} ${discord ? 'discover-all' : 'serve --daemon'}`);
+      } catch (error) {
+        if (error instanceof CrsError) io.log.warn(`Still missing: ${error.message}`);
+      }
+    },
+  });
+};

@@ -1,0 +1,17 @@
+import { defineCommand } from 'citty';
+import { jsonArg } from '../_args.ts';
+import type { CommandContext } from '../_context.ts';
+import { formatRow } from '../_format.ts';
+
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'list', description: 'Sessions with UP/DOWN/SUSPENDED/CRASHLOOP status' },
+    args: { ...jsonArg },
+    async run({ args }) {
+      const rows = await ctx.manager.list();
+      if (args.json) return ctx.io.out(JSON.stringify(rows, null, 2));
+      ctx.io.out(`${ctx.platform.label} Sessions:`);
+      if (rows.length === 0) ctx.io.out('  (none)');
+      for (const row of rows) ctx.io.out(formatRow(row));
+    },
+  });

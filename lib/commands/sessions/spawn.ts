@@ -1,0 +1,25 @@
+import { defineCommand } from 'citty';
+import { idArg, nameArg, workdirArg } from '../_args.ts';
+import type { CommandContext } from '../_context.ts';
+import { formatSpawn } from '../_format.ts';
+
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'spawn', description: 'Start the session of a channel (no-op if it is up)' },
+    args: {
+      ...idArg,
+      ...nameArg,
+      ...workdirArg,
+      'system-prompt': { type: 'string', description: 'Extra system prompt text, kept across respawns' },
+      fresh: { type: 'boolean', description: 'Start a new conversation instead of resuming' },
+    },
+    async run({ args }) {
+      const result = await ctx.manager.spawn(args.id, {
+        name: args.name,
+        workdir: args.workdir,
+        systemPrompt: args['system-prompt'],
+        fresh: args.fresh,
+      });
+      for (const line of formatSpawn(result)) ctx.io.out(line);
+    },
+  });

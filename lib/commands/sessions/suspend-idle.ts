@@ -1,0 +1,13 @@
+import { defineCommand } from 'citty';
+import type { CommandContext } from '../_context.ts';
+
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'suspend-idle', description: 'Stop sessions idle longer than the idle timeout (pinned and busy ones are kept)' },
+    async run() {
+      const { suspended, skippedBusy } = await ctx.manager.suspendIdle();
+      for (const id of suspended) ctx.io.out(`SUSPENDED  ${ctx.manager.tmuxName(id)}`);
+      for (const id of skippedBusy) ctx.io.out(`BUSY       ${ctx.manager.tmuxName(id)}  (working, not suspended)`);
+      ctx.io.out(`Suspended ${suspended.length} idle session(s).`);
+    },
+  });

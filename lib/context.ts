@@ -1,0 +1,24 @@
+import { type Clock, systemClock } from './clock.ts';
+import { SessionManager } from './manager.ts';
+import { type Env, type Paths, resolvePaths } from './paths.ts';
+import type { Platform } from './platform.ts';
+import { Tmux, type TmuxRunnerOptions, createTmuxRunner } from './tmux.ts';
+
+/** Everything a program needs, built once from the environment (the test seams of DESIGN.md). */
+export interface AppContext {
+  platform: Platform;
+  env: Env;
+  paths: Paths;
+  tmuxOptions: TmuxRunnerOptions;
+  tmux: Tmux;
+  clock: Clock;
+  manager: SessionManager;
+}
+
+export function createAppContext(platform: Platform, env: Env, clock: Clock = systemClock): AppContext {
+  const paths = resolvePaths(platform, env);
+  const tmuxOptions: TmuxRunnerOptions = { socket: env.CRS_TMUX_SOCKET || undefined, env };
+  const tmux = new Tmux(createTmuxRunner(tmuxOptions));
+  const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude' });
+  return { platform, env, paths, tmuxOptions, tmux, clock, manager };
+}

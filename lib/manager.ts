@@ -1,0 +1,493 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from './clock.ts';
+import {
+  type Config,
+  expandHome,
+  loadConfig,
+  loadProfiles,
+  loadStringMap,
+  loadWorkdirMap,
+  readOptionalFile,
+  requireSetting,
+  resolveProfile,
+} from './config.ts';
+import { parseEnvText } from './env-file.ts';
+import { CrsError } from './errors.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+import { buildLaunch, formatLabel } from './launch.ts';
+import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from './paths.ts';
+import type { Platform } from './platform.ts';
+import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from './registry.ts';
+import { freshSessionId, launchMode, sessionIdFor } from './session-id.ts';
+import { ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from './state.ts';
+import type { Tmux, TmuxSessionInfo } from './tmux.ts';
+
+/** Lines of a dead pane kept in `last-exit`. */
+const LAST_EXIT_LINES = 30;
+/** Text Claude Code shows while it is working; such a pane is never suspended. */
+const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
+
+export type SessionStatus = 'UP' | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
+
+export interface ManagerDeps {
+  platform: Platform;
+  paths: Paths;
+  env: Env;
+  tmux: Tmux;
+  clock: Clock;
+  /** `CLAUDE_BIN`, default `claude`. */
+  claudeBin: string;
+  /** The channel flags of a session (default: the platform's official plugin). */
+  channelArgs?: (id: string) => string[] | undefined;
+}
+
+export interface SpawnOptions {
+  name?: string;
+  workdir?: string;
+  systemPrompt?: string;
+  fresh?: boolean;
+  type?: SessionType;
+  parent?: string | null;
+  /** A profile name instead of channel-profiles.json's (a thread takes its parent's). */
+  profile?: string;
+}
+
+export interface SpawnResult {
+  id: string;
+  status: 'ALIVE' | 'SPAWNED';
+  tmux: string;
+  name: string;
+  workdir: string;
+  profile: string;
+  sessionId: string;
+  mode: '--session-id' | '--resume';
+  fresh: boolean;
+}
+
+export interface SessionRow {
+  id: string;
+  status: SessionStatus;
+  type: SessionType;
+  name: string;
+  tmux: string;
+  parent: string | null;
+  created: string;
+  workdir: string | null;
+  profile: string;
+  sessionId: string | null;
+  pinned: boolean;
+  /** Seconds since the pane's last activity, when it runs. */
+  idleSeconds: number | null;
+  lastExit: string | null;
+}
+
+/** What a start needs, resolved before anything is changed. */
+interface StartPlan {
+  id: string;
+  type: SessionType;
+  parent: string | null;
+  name: string;
+  workdir: string;
+  profileName: string;
+  profile: Record<string, string>;
+  sessionId: string;
+  fresh: boolean;
+  systemPrompt?: string;
+}
+
+/** The session operations, parameterised by platform; every program calls these in-process. */
+export class SessionManager {
+  constructor(readonly deps: ManagerDeps) {}
+
+  get platform(): Platform {
+    return this.deps.platform;
+  }
+
+  get paths(): Paths {
+    return this.deps.paths;
+  }
+
+  /** config.env is read on every call, so a long-running daemon follows edits. */
+  config(): Config {
+    return loadConfig(this.platform, this.paths, this.deps.env);
+  }
+
+  registry(): Registry {
+    return loadRegistry(this.paths, this.platform);
+  }
+
+  stateDir(id: string): string {
+    return stateDirOf(this.platform, this.paths, id);
+  }
+
+  tmuxName(id: string): string {
+    return tmuxNameOf(this.platform, id);
+  }
+
+  /** The bot token from `channels/<platform>/.env`, or a clear error. */
+  botToken(): string {
+    const text = readOptionalFile(this.paths.tokenFile);
+    const token = text === undefined ? undefined : parseEnvText(text, this.paths.tokenFile)[this.platform.tokenVar]?.trim();
+    if (!token) {
+      throw new CrsError(`No ${this.platform.label} bot token (${this.platform.tokenVar}) in ${this.paths.tokenFile}.`, {
+        hint: `Run \`${this.platform.cli} init --token <token>\` (or /${this.platform.key}:configure in Claude Code).`,
+      });
+    }
+    return token;
+  }
+
+  /** Throws unless the token file and the owner list exist (and, for Discord, the guild id). */
+  requireReady(config = this.config()): Config {
+    if (!existsSync(this.paths.tokenFile)) {
+      throw new CrsError(`No ${this.platform.label} bot token at ${this.paths.tokenFile}.`, {
+        hint: `Run \`${this.platform.cli} init --token <token>\` (or /${this.platform.key}:configure in Claude Code).`,
+      });
+    }
+    requireSetting(config, config.allowedUserIds, `${this.platform.configPrefix}_ALLOWED_USER_ID`);
+    if (this.platform.key === 'discord') requireSetting(config, config.guildId, 'DISCORD_GUILD_ID');
+    return config;
+  }
+
+  /** The claude executable as an absolute path, or a clear error. */
+  resolveClaude(): string {
+    const bin = this.deps.claudeBin;
+    const found = bin.includes('/') ? (existsSync(bin) ? bin : null) : Bun.which(bin, { PATH: this.deps.env.PATH ?? '' });
+    if (!found) {
+      throw new CrsError(`Claude Code (\`${bin}\`) was not found${bin.includes('/') ? '' : ' on PATH'}.`, {
+        hint: 'Install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_BIN to its path.',
+      });
+    }
+    return found;
+  }
+
+  /** Workdir for a new session: --workdir > workdir-map.json[name] > config > $HOME; must exist. */
+  resolveWorkdir(name: string, override: string | undefined, config: Config): string {
+    const mapped = loadWorkdirMap(this.paths, this.deps.env)[name];
+    const dir = expandHome(override ?? mapped ?? config.workdir, this.paths.home);
+    if (!dir.startsWith('/')) {
+      throw new CrsError(`Workdir "${dir}" is not an absolute path.`, { hint: 'Give a full path such as /home/me/project.' });
+    }
+    if (!isDirectory(dir)) {
+      const from = override ? '--workdir' : mapped ? this.paths.workdirMap : `${this.platform.configPrefix}_SESSION_WORKDIR`;
+      throw new CrsError(`Workdir ${dir} (from ${from}) does not exist.`, { hint: 'Create the directory or fix the setting.' });
+    }
+    return dir;
+  }
+
+  /** The profile of a session name: channel-profiles.json[name], else "default". */
+  resolveProfileName(name: string): string {
+    return loadStringMap(this.paths.channelProfiles)[name] ?? 'default';
+  }
+
+  profileSettings(profileName: string): Record<string, string> {
+    return resolveProfile(loadProfiles(this.paths, this.deps.env), profileName, this.paths.profilesFile);
+  }
+
+  /** Names of the profiles defined in profiles.env. */
+  profileNames(): string[] {
+    const names = Object.keys(loadProfiles(this.paths, this.deps.env));
+    return names.includes('default') ? names : ['default', ...names];
+  }
+
+  /** Every tmux session of the server, from one `list-sessions` call. */
+  async liveSessions(): Promise<Map<string, TmuxSessionInfo>> {
+    return this.deps.tmux.listSessions();
+  }
+
+  /**
+   * Starts a session for a channel/thread/chat, or reports it ALIVE. Explicit options win; otherwise
+   * workdir and profile are resolved from the maps, and the conversation id is kept (resumed).
+   */
+  async spawn(id: string, options: SpawnOptions = {}): Promise<SpawnResult> {
+    assertId(this.platform, id);
+    if (options.parent) assertId(this.platform, options.parent, 'parent id');
+    const config = this.requireReady();
+    const live = (await this.liveSessions()).get(this.tmuxName(id));
+    const entry = this.registry()[id];
+    if (live && !live.dead) {
+      return this.aliveResult(id, entry);
+    }
+    const type = options.type ?? entry?.type ?? (this.platform.key === 'telegram' ? 'chat' : 'channel');
+    const name = formatLabel(options.name ?? entry?.name ?? '') || defaultName(this.platform, type, id);
+    const profileName = options.profile ?? this.resolveProfileName(name);
+    const dir = this.stateDir(id);
+    const plan: StartPlan = {
+      id,
+      type,
+      parent: options.parent ?? entry?.parent ?? null,
+      name,
+      workdir: this.resolveWorkdir(name, options.workdir, config),
+      profileName,
+      profile: this.profileSettings(profileName),
+      sessionId: options.fresh ? freshSessionId() : (readState(dir, 'sessionId') || sessionIdFor(id)),
+      fresh: Boolean(options.fresh),
+      systemPrompt: options.systemPrompt,
+    };
+    removeState(dir, 'suspended');
+    return this.start(plan, config, live);
+  }
+
+  /** Starts a registered session again with what it had: workdir, profile, conversation, prompt. */
+  async respawn(id: string, live?: TmuxSessionInfo): Promise<SpawnResult> {
+    const config = this.requireReady();
+    const entry = this.registry()[id];
+    if (!entry) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    const dir = this.stateDir(id);
+    const workdir = readState(dir, 'workdir');
+    const profileName = readState(dir, 'profile') || this.resolveProfileName(entry.name);
+    const plan: StartPlan = {
+      id,
+      type: entry.type,
+      parent: entry.parent,
+      name: entry.name,
+      workdir: workdir && isDirectory(workdir) ? workdir : this.resolveWorkdir(entry.name, undefined, config),
+      profileName,
+      profile: this.profileSettings(profileName),
+      sessionId: readState(dir, 'sessionId') || sessionIdFor(id),
+      fresh: false,
+    };
+    return this.start(plan, config, live);
+  }
+
+  private aliveResult(id: string, entry: RegistryEntry | undefined): SpawnResult {
+    const dir = this.stateDir(id);
+    const sessionId = readState(dir, 'sessionId') ?? sessionIdFor(id);
+    return {
+      id,
+      status: 'ALIVE',
+      tmux: this.tmuxName(id),
+      name: entry?.name ?? '',
+      workdir: readState(dir, 'workdir') ?? '',
+      profile: readState(dir, 'profile') ?? 'default',
+      sessionId,
+      mode: '--resume',
+      fresh: false,
+    };
+  }
+
+  private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined): Promise<SpawnResult> {
+    const claude = this.resolveClaude();
+    const dir = this.stateDir(plan.id);
+    const tmuxName = this.tmuxName(plan.id);
+
+    ensureStateDir(dir, this.paths.tokenFile);
+    writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
+    writeState(dir, 'sessionId', plan.sessionId);
+    writeState(dir, 'workdir', plan.workdir);
+    writeState(dir, 'profile', plan.profileName);
+    if (plan.systemPrompt !== undefined) {
+      if (plan.systemPrompt) writeState(dir, 'systemPrompt', plan.systemPrompt);
+      else removeState(dir, 'systemPrompt');
+    }
+    if (live) await this.recordExit(plan.id, live);
+
+    const resume = launchMode(this.paths.projectsDir, plan.sessionId);
+    const launch = buildLaunch({
+      platform: this.platform,
+      config,
+      env: this.deps.env,
+      claudeBin: claude,
+      stateDir: dir,
+      label: plan.name,
+      resume,
+      profile: plan.profile,
+      promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
+      channelArgs: this.deps.channelArgs?.(plan.id),
+    });
+    try {
+      await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
+    } catch (error) {
+      if (/duplicate session/i.test(String(error))) return this.aliveResult(plan.id, this.registry()[plan.id]);
+      throw new CrsError(`Could not start tmux session ${tmuxName}: ${(error as Error).message}.`, {
+        cause: error,
+        hint: 'Check that tmux works (`tmux new-session -d true`).',
+      });
+    }
+    await updateRegistry(this.paths, this.platform, (registry) => {
+      const previous = registry[plan.id];
+      registry[plan.id] = {
+        ...previous,
+        type: plan.type,
+        name: plan.name,
+        tmux: tmuxName,
+        parent: plan.parent,
+        created: previous?.created || formatCreated(new Date(this.deps.clock.now())),
+      };
+    });
+    return {
+      id: plan.id,
+      status: 'SPAWNED',
+      tmux: tmuxName,
+      name: plan.name,
+      workdir: plan.workdir,
+      profile: plan.profileName,
+      sessionId: plan.sessionId,
+      mode: resume[0],
+      fresh: plan.fresh,
+    };
+  }
+
+  /** Saves a dead pane's last lines to `last-exit` and removes the dead session. */
+  async recordExit(id: string, live: TmuxSessionInfo): Promise<void> {
+    const name = this.tmuxName(id);
+    if (live.dead) {
+      const text = await this.deps.tmux.capturePane(name, LAST_EXIT_LINES).catch(() => '');
+      const lines = text.replace(/\s+$/, '').split('\n').slice(-LAST_EXIT_LINES).join('\n');
+      writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}\n${lines}\n`);
+    }
+    await this.deps.tmux.killSession(name);
+  }
+
+  /** Kills the tmux session and removes the registry entry (the state dir stays, so a later spawn resumes). */
+  async kill(id: string): Promise<{ killed: boolean; registered: boolean }> {
+    assertId(this.platform, id);
+    const killed = await this.deps.tmux.killSession(this.tmuxName(id));
+    const registered = await updateRegistry(this.paths, this.platform, (registry) => {
+      const had = id in registry;
+      delete registry[id];
+      return had;
+    });
+    return { killed, registered };
+  }
+
+  /** Kills every session of this platform (`<prefix>-<id>`; the daemons are left) and empties the registry. */
+  async killAll(): Promise<string[]> {
+    const pattern = new RegExp(`^${this.platform.prefix}-`);
+    const killed: string[] = [];
+    await updateRegistry(this.paths, this.platform, async (registry) => {
+      for (const name of (await this.liveSessions()).keys()) {
+        const id = name.slice(this.platform.prefix.length + 1);
+        if (pattern.test(name) && this.platform.idPattern.test(id)) {
+          if (await this.deps.tmux.killSession(name)) killed.push(name);
+        }
+      }
+      for (const id of Object.keys(registry)) delete registry[id];
+    });
+    return killed;
+  }
+
+  /** The status of every registered session, from one tmux listing. */
+  async list(): Promise<SessionRow[]> {
+    const registry = this.registry();
+    const live = await this.liveSessions();
+    const now = this.deps.clock.now() / 1000;
+    return sortedEntries(registry).map(([id, entry]) => {
+      const dir = this.stateDir(id);
+      const info = live.get(entry.tmux);
+      const up = Boolean(info && !info.dead);
+      const status: SessionStatus = up ? 'UP' : hasState(dir, 'suspended') ? 'SUSPENDED' : 'DOWN';
+      return {
+        id,
+        status,
+        type: entry.type,
+        name: entry.name,
+        tmux: entry.tmux,
+        parent: entry.parent,
+        created: entry.created,
+        workdir: readState(dir, 'workdir') ?? null,
+        profile: readState(dir, 'profile') || 'default',
+        sessionId: readState(dir, 'sessionId') ?? null,
+        pinned: hasState(dir, 'pinned'),
+        idleSeconds: up && info ? Math.max(0, Math.round(now - info.activity)) : null,
+        lastExit: readState(dir, 'lastExit') ?? null,
+      };
+    });
+  }
+
+  /** Starts every registered session whose pane is gone or dead, except suspended ones. */
+  async respawnDead(): Promise<SpawnResult[]> {
+    const live = await this.liveSessions();
+    const results: SpawnResult[] = [];
+    for (const [id, entry] of sortedEntries(this.registry())) {
+      const info = live.get(entry.tmux);
+      if (info && !info.dead) continue;
+      if (hasState(this.stateDir(id), 'suspended')) continue;
+      results.push(await this.respawn(id, info));
+    }
+    return results;
+  }
+
+  /**
+   * Stops sessions idle for longer than `<P>_IDLE_TIMEOUT` minutes (0 disables) and marks them
+   * suspended; pinned sessions and panes where Claude is working are skipped.
+   */
+  async suspendIdle(): Promise<{ suspended: string[]; skippedBusy: string[] }> {
+    const config = this.config();
+    const suspended: string[] = [];
+    const skippedBusy: string[] = [];
+    if (config.idleTimeoutMin <= 0) return { suspended, skippedBusy };
+    const live = await this.liveSessions();
+    const now = this.deps.clock.now() / 1000;
+    for (const [id, entry] of sortedEntries(this.registry())) {
+      const info = live.get(entry.tmux);
+      if (!info || info.dead) continue;
+      const dir = this.stateDir(id);
+      if (hasState(dir, 'pinned') || now - info.activity < config.idleTimeoutMin * 60) continue;
+      const screen = await this.deps.tmux.capturePane(entry.tmux).catch(() => '');
+      if (BUSY_PATTERN.test(screen)) {
+        skippedBusy.push(id);
+        continue;
+      }
+      touchState(dir, 'suspended', `${new Date(this.deps.clock.now()).toISOString()}\n`);
+      await this.deps.tmux.killSession(entry.tmux);
+      suspended.push(id);
+    }
+    return { suspended, skippedBusy };
+  }
+
+  /** Clears the suspended mark and starts the session again (same conversation). */
+  async wake(id: string): Promise<SpawnResult> {
+    assertId(this.platform, id);
+    if (!this.registry()[id]) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    removeState(this.stateDir(id), 'suspended');
+    const info = (await this.liveSessions()).get(this.tmuxName(id));
+    if (info && !info.dead) return this.aliveResult(id, this.registry()[id]);
+    return this.respawn(id, info);
+  }
+
+  /** Wakes every suspended session. */
+  async wakeAll(): Promise<SpawnResult[]> {
+    const results: SpawnResult[] = [];
+    for (const [id] of sortedEntries(this.registry())) {
+      if (hasState(this.stateDir(id), 'suspended')) results.push(await this.wake(id));
+    }
+    return results;
+  }
+
+  /** Pinned sessions are never suspended for idleness. */
+  async setPinned(id: string, pinned: boolean): Promise<void> {
+    assertId(this.platform, id);
+    if (!this.registry()[id]) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    const dir = this.stateDir(id);
+    if (pinned) touchState(dir, 'pinned');
+    else removeState(dir, 'pinned');
+  }
+}
+
+/** Counts of UP/DOWN/SUSPENDED/CRASHLOOP sessions, in that order. */
+export function countStatuses(rows: SessionRow[]): Record<SessionRow['status'], number> {
+  const counts = { UP: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
+  for (const row of rows) counts[row.status]++;
+  return counts;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** `ch-123456` / `th-123456` / `chat-123456`: the original skill's names for unnamed sessions. */
+export function defaultName(platform: Platform, type: SessionType, id: string): string {
+  const prefix = type === 'thread' ? 'th' : platform.defaultNamePrefix;
+  return `${prefix}-${id.slice(-6)}`;
+}

@@ -1,0 +1,28 @@
+import { type ConsolaInstance, createConsola } from 'consola';
+import { type CliIO, runCli } from './cli.ts';
+import type { CommandContext } from './commands/_context.ts';
+import { createAppContext } from './context.ts';
+import type { Env } from './paths.ts';
+import type { Platform } from './platform.ts';
+
+/** A consola that writes every message to stderr, with `[HH:MM:SS]` when `timestamps` is set. */
+export function createLogger(options: { timestamps?: boolean } = {}): ConsolaInstance {
+  return createConsola({
+    stdout: process.stderr,
+    stderr: process.stderr,
+    fancy: false,
+    formatOptions: { date: Boolean(options.timestamps), colors: false, compact: true },
+  });
+}
+
+/** The process-level adapter shared by the session-manager programs: real env, stdio, terminal. */
+export function createCommandContext(platform: Platform, env: Env, io?: CliIO): CommandContext {
+  return {
+    ...createAppContext(platform, env),
+    io: io ?? { out: (text) => process.stdout.write(`${text}\n`), log: createLogger() },
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    runInteractive: async (argv) => Bun.spawn(argv, { stdio: ['inherit', 'inherit', 'inherit'], env: env as Record<string, string> }).exited,
+  };
+}
+
+export { runCli };
