@@ -79,7 +79,8 @@ async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<void> {
 }
 
 /** Runs a citty command tree and returns the exit code: 0 done, 1 failure, 2 usage. Never exits the process. */
-export async function runCli(root: AnyCommand, rawArgs: string[], io: CliIO): Promise<number> {
+export async function runCli<T extends ArgsDef>(command: CommandDef<T>, rawArgs: string[], io: CliIO): Promise<number> {
+  const root = command as unknown as AnyCommand;
   try {
     const { cmd, parent, rest } = await findCommand(root, rawArgs);
     if (rawArgs.includes('--help') || rawArgs.includes('-h') || (rawArgs.length === 0 && !root.run)) {

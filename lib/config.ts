@@ -115,7 +115,9 @@ export function expandPath(path: string, env: Env, home: string): string {
 /** Reads a JSON object whose values are all strings (workdir-map.json, channel-profiles.json). */
 export function loadStringMap(file: string): Record<string, string> {
   const text = readOptionalFile(file);
-  if (text === undefined || text.trim() === '') return {};
+  // No prototype: a channel named "constructor" must not find Object.prototype.constructor.
+  const result: Record<string, string> = Object.create(null);
+  if (text === undefined || text.trim() === '') return result;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -128,7 +130,6 @@ export function loadStringMap(file: string): Record<string, string> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new CrsError(`${file} must hold a JSON object.`, { hint: 'Use {"channel-name": "value", ...}.' });
   }
-  const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(data)) {
     if (typeof value !== 'string') {
       throw new CrsError(`${file}: the value of ${JSON.stringify(key)} is not a string.`, {
@@ -188,7 +189,7 @@ export function loadProfiles(paths: Paths, env: Env): Profiles {
 
 /** A profile's settings: `[default]` merged under the named section. Unknown names are an error. */
 export function resolveProfile(profiles: Profiles, name: string, file: string): Record<string, string> {
-  if (name !== 'default' && !(name in profiles)) {
+  if (name !== 'default' && !Object.hasOwn(profiles, name)) {
     throw new CrsError(`Profile "${name}" is not defined in ${file}.`, {
       hint: `Add a [${name}] section there or change the channel's profile.`,
     });

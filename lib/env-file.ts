@@ -25,10 +25,10 @@ export function parseEnvText(text: string, file: string, env: Env = {}): Record<
       if (end < 0) fail('unclosed ${');
       const body = text.slice(pos + 1, end);
       pos = end + 1;
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::?-(.*))?$/s.exec(body);
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)-(.*))?$/s.exec(body);
       if (!m) fail(`unsupported expansion \${${body}}`);
       const value = lookup(m![1]!);
-      return value === undefined || (value === '' && body.includes(':-')) ? (m![2] ?? '') : value;
+      return value === undefined || (value === '' && m![2] === ':') ? (m![3] ?? '') : value;
     }
     if (text[pos] === '(') fail('command substitution $(...) is not supported, the file is read as data');
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(pos, pos + 256));
@@ -89,7 +89,9 @@ export function parseEnvText(text: string, file: string, env: Env = {}): Record<
       } else if (c === '`') {
         fail('command substitution `...` is not supported, the file is read as data');
       } else if (c === '\\') {
-        value += text[pos + 1] ?? '';
+        // Backslash-newline continues the line, as in a shell.
+        if (text[pos + 1] === '\n') line++;
+        else value += text[pos + 1] ?? '';
         pos += 2;
       } else if (c === ';' || c === '|' || c === '&' || c === '<' || c === '>' || c === '(' || c === ')') {
         fail(`unexpected ${JSON.stringify(c)}: only KEY=value lines are read`);

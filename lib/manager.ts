@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './clock.ts';
+import { NO_CRASHES, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
   type Config,
   expandHome,
@@ -25,6 +26,8 @@ import type { Tmux, TmuxSessionInfo } from './tmux.ts';
 
 /** Lines of a dead pane kept in `last-exit`. */
 const LAST_EXIT_LINES = 30;
+/** Scrollback searched for them (the pane is taller than the output of a quick crash). */
+const LAST_EXIT_SCROLLBACK = 500;
 /** Text Claude Code shows while it is working; such a pane is never suspended. */
 const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
 
@@ -80,6 +83,16 @@ export interface SessionRow {
   /** Seconds since the pane's last activity, when it runs. */
   idleSeconds: number | null;
   lastExit: string | null;
+  /** Quick deaths in a row and the time before which no respawn happens (ms since the epoch). */
+  crash: { quickDeaths: number; backoffUntil: number };
+}
+
+/** What one `respawnDead` pass did. */
+export interface RespawnReport {
+  respawned: SpawnResult[];
+  /** Crash-looping sessions left down until `until` (ms since the epoch), with the last line they printed. */
+  backoff: Array<{ id: string; tmux: string; until: number; cause: string }>;
+  failed: Array<{ id: string; tmux: string; error: string }>;
 }
 
 /** What a start needs, resolved before anything is changed. */
@@ -225,11 +238,11 @@ export class SessionManager {
       systemPrompt: options.systemPrompt,
     };
     removeState(dir, 'suspended');
-    return this.start(plan, config, live);
+    return this.start(plan, config, live, true);
   }
 
   /** Starts a registered session again with what it had: workdir, profile, conversation, prompt. */
-  async respawn(id: string, live?: TmuxSessionInfo): Promise<SpawnResult> {
+  async respawn(id: string, live?: TmuxSessionInfo, resetCrashes = false): Promise<SpawnResult> {
     const config = this.requireReady();
     const entry = this.registry()[id];
     if (!entry) {
@@ -249,7 +262,7 @@ export class SessionManager {
       sessionId: readState(dir, 'sessionId') || sessionIdFor(id),
       fresh: false,
     };
-    return this.start(plan, config, live);
+    return this.start(plan, config, live, resetCrashes);
   }
 
   private aliveResult(id: string, entry: RegistryEntry | undefined): SpawnResult {
@@ -268,7 +281,8 @@ export class SessionManager {
     };
   }
 
-  private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined): Promise<SpawnResult> {
+  /** `resetCrashes`: an explicit spawn or wake clears a crash-loop streak; a watchdog respawn does not. */
+  private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined, resetCrashes = false): Promise<SpawnResult> {
     const claude = this.resolveClaude();
     const dir = this.stateDir(plan.id);
     const tmuxName = this.tmuxName(plan.id);
@@ -306,6 +320,7 @@ export class SessionManager {
         hint: 'Check that tmux works (`tmux new-session -d true`).',
       });
     }
+    saveCrashState(dir, recordStart(resetCrashes ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
     await updateRegistry(this.paths, this.platform, (registry) => {
       const previous = registry[plan.id];
       registry[plan.id] = {
@@ -330,13 +345,17 @@ export class SessionManager {
     };
   }
 
-  /** Saves a dead pane's last lines to `last-exit` and removes the dead session. */
+  /** Saves a dead pane's last lines to `last-exit` (a header line, then the output) and removes the session. */
   async recordExit(id: string, live: TmuxSessionInfo): Promise<void> {
     const name = this.tmuxName(id);
     if (live.dead) {
-      const text = await this.deps.tmux.capturePane(name, LAST_EXIT_LINES).catch(() => '');
-      const lines = text.replace(/\s+$/, '').split('\n').slice(-LAST_EXIT_LINES).join('\n');
-      writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}\n${lines}\n`);
+      const text = await this.deps.tmux.capturePane(name, LAST_EXIT_SCROLLBACK).catch(() => '');
+      const lines = text
+        .split('\n')
+        .filter((line) => line.trim() && !/^Pane is dead/.test(line))
+        .slice(-LAST_EXIT_LINES);
+      const status = live.deadStatus === null ? '' : ` exit status ${live.deadStatus}`;
+      writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}${status}\n${lines.join('\n')}\n`);
     }
     await this.deps.tmux.killSession(name);
   }
@@ -378,7 +397,8 @@ export class SessionManager {
       const dir = this.stateDir(id);
       const info = live.get(entry.tmux);
       const up = Boolean(info && !info.dead);
-      const status: SessionStatus = up ? 'UP' : hasState(dir, 'suspended') ? 'SUSPENDED' : 'DOWN';
+      const crash = loadCrashState(dir);
+      const status: SessionStatus = up ? 'UP' : hasState(dir, 'suspended') ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
       return {
         id,
         status,
@@ -393,21 +413,49 @@ export class SessionManager {
         pinned: hasState(dir, 'pinned'),
         idleSeconds: up && info ? Math.max(0, Math.round(now - info.activity)) : null,
         lastExit: readState(dir, 'lastExit') ?? null,
+        crash: { quickDeaths: crash.quickDeaths, backoffUntil: crash.backoffUntil },
       };
     });
   }
 
-  /** Starts every registered session whose pane is gone or dead, except suspended ones. */
-  async respawnDead(): Promise<SpawnResult[]> {
+  /**
+   * Starts every registered session whose pane is gone or dead, except suspended ones. Each death is
+   * recorded first (last lines to `last-exit`); a session that keeps dying within seconds of its start
+   * waits out a growing backoff instead of being restarted at once. One failure does not stop the rest.
+   */
+  async respawnDead(): Promise<RespawnReport> {
     const live = await this.liveSessions();
-    const results: SpawnResult[] = [];
+    const report: RespawnReport = { respawned: [], backoff: [], failed: [] };
     for (const [id, entry] of sortedEntries(this.registry())) {
       const info = live.get(entry.tmux);
       if (info && !info.dead) continue;
-      if (hasState(this.stateDir(id), 'suspended')) continue;
-      results.push(await this.respawn(id, info));
+      const dir = this.stateDir(id);
+      if (hasState(dir, 'suspended')) continue;
+      try {
+        const crash = await this.noteDeath(id, info);
+        if (crash.backoffUntil > this.deps.clock.now()) {
+          const cause = (readState(dir, 'lastExit') ?? '').split('\n').filter((l) => l.trim()).slice(1).pop() ?? '';
+          report.backoff.push({ id, tmux: entry.tmux, until: crash.backoffUntil, cause });
+          continue;
+        }
+        report.respawned.push(await this.respawn(id));
+      } catch (error) {
+        report.failed.push({ id, tmux: entry.tmux, error: error instanceof Error ? error.message : String(error) });
+      }
     }
-    return results;
+    return report;
+  }
+
+  /** Records a session's death once: its last output, the crash streak, and removes the dead pane. */
+  private async noteDeath(id: string, info: TmuxSessionInfo | undefined): Promise<CrashState> {
+    const dir = this.stateDir(id);
+    if (info) await this.recordExit(id, info);
+    const state = loadCrashState(dir);
+    if (state.startedAt === null) return state;
+    const diedAt = info?.deadTime ? info.deadTime * 1000 : this.deps.clock.now();
+    const next = recordDeath(state, Math.max(diedAt, state.startedAt));
+    saveCrashState(dir, next);
+    return next;
   }
 
   /**
@@ -447,7 +495,7 @@ export class SessionManager {
     removeState(this.stateDir(id), 'suspended');
     const info = (await this.liveSessions()).get(this.tmuxName(id));
     if (info && !info.dead) return this.aliveResult(id, this.registry()[id]);
-    return this.respawn(id, info);
+    return this.respawn(id, info, true);
   }
 
   /** Wakes every suspended session. */

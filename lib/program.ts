@@ -1,19 +1,9 @@
-import { type ConsolaInstance, createConsola } from 'consola';
 import { type CliIO, runCli } from './cli.ts';
 import type { CommandContext } from './commands/_context.ts';
 import { createAppContext } from './context.ts';
+import { createLogger } from './log.ts';
 import type { Env } from './paths.ts';
 import type { Platform } from './platform.ts';
-
-/** A consola that writes every message to stderr, with `[HH:MM:SS]` when `timestamps` is set. */
-export function createLogger(options: { timestamps?: boolean } = {}): ConsolaInstance {
-  return createConsola({
-    stdout: process.stderr,
-    stderr: process.stderr,
-    fancy: false,
-    formatOptions: { date: Boolean(options.timestamps), colors: false, compact: true },
-  });
-}
 
 /** The process-level adapter shared by the session-manager programs: real env, stdio, terminal. */
 export function createCommandContext(platform: Platform, env: Env, io?: CliIO): CommandContext {
@@ -25,4 +15,4 @@ export function createCommandContext(platform: Platform, env: Env, io?: CliIO): 
   };
 }
 
-export { runCli };
+export { createLogger, runCli };

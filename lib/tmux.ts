@@ -25,6 +25,10 @@ export interface TmuxSessionInfo {
   activity: number;
   created: number;
   panePid: number;
+  /** Exit status of a dead pane's process, when tmux knows it. */
+  deadStatus: number | null;
+  /** When the pane died, seconds since the epoch (tmux ≥ 3.3), else null. */
+  deadTime: number | null;
 }
 
 export interface NewSessionOptions {
@@ -36,7 +40,7 @@ export interface NewSessionOptions {
   remainOnExit?: boolean;
 }
 
-const LIST_FORMAT = ['#{session_name}', '#{pane_dead}', '#{session_activity}', '#{window_activity}', '#{session_created}', '#{pane_pid}'].join('\t');
+const LIST_FORMAT = ['#{session_name}', '#{pane_dead}', '#{session_activity}', '#{window_activity}', '#{session_created}', '#{pane_pid}', '#{pane_dead_status}', '#{pane_dead_time}'].join('\t');
 
 /**
  * tmux reads an argument that ends in `;` as the end of a command, even inside an argv array
@@ -104,13 +108,15 @@ export class Tmux {
     }
     for (const line of result.stdout.split('\n')) {
       if (!line) continue;
-      const [name = '', dead, sActivity, wActivity, created, pid] = line.split('\t');
+      const [name = '', dead, sActivity, wActivity, created, pid, deadStatus, deadTime] = line.split('\t');
       sessions.set(name, {
         name,
         dead: dead === '1',
         activity: Math.max(Number(sActivity) || 0, Number(wActivity) || 0),
         created: Number(created) || 0,
         panePid: Number(pid) || 0,
+        deadStatus: deadStatus ? Number(deadStatus) : null,
+        deadTime: deadTime ? Number(deadTime) : null,
       });
     }
     return sessions;
@@ -127,7 +133,9 @@ export class Tmux {
   async newSession(options: NewSessionOptions): Promise<void> {
     if (options.argv.length < 2) throw new Error('newSession needs an argv of at least two elements (one would go through sh -c)');
     const envFlags = Object.entries(options.env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
-    const create = ['new-session', '-d', '-s', options.name, '-c', options.cwd, '-x', '200', '-y', '50', ...envFlags, '--', ...options.argv];
+    // tmux expands formats in -c (`#{...}`, `#(...)`): `##` is a literal `#`.
+    const cwd = options.cwd.replace(/#/g, '##');
+    const create = ['new-session', '-d', '-s', options.name, '-c', cwd, '-x', '200', '-y', '50', ...envFlags, '--', ...options.argv];
     const keep = options.remainOnExit ? ['set-option', '-w', '-t', `=${options.name}:`, 'remain-on-exit', 'on'] : [];
     // The bare ";" between the two commands is the only argument that is not escaped.
     const args = [...create.map(escapeTmuxArg), ...(keep.length ? [';', ...keep.map(escapeTmuxArg)] : [])];

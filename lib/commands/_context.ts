@@ -9,6 +9,8 @@ export interface CommandContext extends AppContext {
   interactive: boolean;
   /** Runs a program with the terminal attached (tmux attach); returns its exit code. */
   runInteractive: (argv: string[]) => Promise<number>;
+  /** Aborts a daemon's loop (SIGTERM/SIGINT); absent for one-shot commands. */
+  signal?: AbortSignal;
 }
 
 /** A Discord REST client with the configured token and `DISCORD_API_URL`. */

@@ -1,5 +1,5 @@
 import type { ReportLine } from '../discord/sessions.ts';
-import type { SessionRow, SpawnResult } from '../manager.ts';
+import type { RespawnReport, SessionRow, SpawnResult } from '../manager.ts';
 
 /** `SPAWNED  dc-123  name=general  workdir=/x  profile=default  (resumed)` or `ALIVE  dc-123`. */
 export function formatSpawn(result: SpawnResult): string[] {
@@ -21,6 +21,18 @@ export function formatRow(row: SessionRow): string {
     row.profile !== 'default' ? `profile=${row.profile}` : '',
     row.parent ? `parent=${row.parent}` : '',
     row.pinned ? 'pinned' : '',
+    row.status === 'CRASHLOOP' && row.lastExit ? `last: ${lastLine(row.lastExit)}` : '',
   ].filter(Boolean);
   return `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
+}
+
+/** `CRASHLOOP  dc-123  next try 12:30:00  last: Error: …` */
+export function formatBackoff(b: RespawnReport['backoff'][number]): string {
+  const time = new Date(b.until).toTimeString().slice(0, 8);
+  return `CRASHLOOP  ${b.tmux}  next try ${time}${b.cause ? `  last: ${b.cause.trim().slice(0, 160)}` : ''}`;
+}
+
+/** The last non-empty line a dead session printed (`last-exit` starts with a timestamp line). */
+export function lastLine(lastExit: string): string {
+  return lastExit.split('\n').slice(1).filter((l) => l.trim()).pop()?.trim().slice(0, 160) ?? '';
 }

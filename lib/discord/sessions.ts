@@ -1,6 +1,7 @@
-import { loadStringMap } from '../config.ts';
+import { loadStringMap, loadWorkdirMap } from '../config.ts';
 import { CrsError, formatError } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
+import { formatLabel } from '../launch.ts';
 import { withLock } from '../lock.ts';
 import { type SessionManager, type SessionRow, type SpawnResult, countStatuses } from '../manager.ts';
 import { assertId } from '../paths.ts';
@@ -86,6 +87,7 @@ export async function spawnThread(
 export async function discoverChannels(deps: { manager: SessionManager; api: DiscordApi }): Promise<DiscoveryReport> {
   const { manager, api } = deps;
   const config = manager.requireReady();
+  checkSpawnInputs(manager);
   const channels = (await api.listChannels(config.guildId!))
     .filter((c) => SESSION_CHANNEL_TYPES.includes(c.type))
     .sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
@@ -96,10 +98,19 @@ export async function discoverChannels(deps: { manager: SessionManager; api: Dis
 export async function discoverThreads(deps: { manager: SessionManager; api: DiscordApi }): Promise<DiscoveryReport> {
   const { manager, api } = deps;
   const config = manager.requireReady();
+  checkSpawnInputs(manager);
   const threads = (await api.listActiveThreads(config.guildId!))
     .filter((t) => !t.thread_metadata?.archived && t.parent_id)
     .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
   return discoverEach(threads, manager, (thread) => spawnThread(thread.id, thread.parent_id!, { name: thread.name }, deps));
+}
+
+/** Reads what every spawn reads (claude, the maps, profiles.env), so a broken file is one error up front. */
+function checkSpawnInputs(manager: SessionManager): void {
+  manager.resolveClaude();
+  loadWorkdirMap(manager.paths, manager.deps.env);
+  loadStringMap(manager.paths.channelProfiles);
+  manager.profileNames();
 }
 
 async function discoverEach(
@@ -110,7 +121,8 @@ async function discoverEach(
   const registry = manager.registry();
   const report: DiscoveryReport = { lines: [], found: channels.length, spawned: 0, failed: 0 };
   for (const channel of channels) {
-    const name = channel.name ?? channel.id;
+    // A name from Discord is data: one printable line in the report, like the session's label.
+    const name = formatLabel(channel.name ?? '') || channel.id;
     if (channel.id in registry) {
       report.lines.push({ kind: 'EXISTS', id: channel.id, name, detail: channel.parent_id && channel.type > 9 ? `parent=${channel.parent_id}` : undefined });
       continue;
@@ -141,7 +153,8 @@ export async function createChannel(
     });
   }
   const config = manager.requireReady();
-  if (options.workdir) manager.resolveWorkdir(trimmed, options.workdir, config); // fail before creating anything
+  checkSpawnInputs(manager); // fail before creating anything
+  if (options.workdir) manager.resolveWorkdir(trimmed, options.workdir, config);
   const channel = await api.createChannel(config.guildId!, trimmed);
   const channelName = channel.name ?? trimmed;
   if (options.workdir) {

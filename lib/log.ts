@@ -1,0 +1,51 @@
+import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { type ConsolaInstance, type LogObject, createConsola } from 'consola';
+
+/** A log file is rotated to `<file>.1` past this size, so a daemon left for weeks stays bounded. */
+const MAX_LOG_BYTES = 5 * 1024 * 1024;
+
+export interface LoggerOptions {
+  /** Prefix lines with `[HH:MM:SS]` (daemons). */
+  timestamps?: boolean;
+  /** Also append every line to this file. */
+  file?: string;
+  write?: (line: string) => void;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** `[HH:MM:SS] error: message`: one plain line per entry, no colours or boxes. */
+export function formatLogLine(entry: Pick<LogObject, 'type' | 'args' | 'date'>, timestamps: boolean): string {
+  const time = timestamps ? `[${pad(entry.date.getHours())}:${pad(entry.date.getMinutes())}:${pad(entry.date.getSeconds())}] ` : '';
+  const level = entry.type === 'error' || entry.type === 'fatal' ? 'error: ' : entry.type === 'warn' ? 'warning: ' : '';
+  const text = entry.args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+  return `${time}${level}${text}`;
+}
+
+function appendRotating(file: string, line: string): void {
+  try {
+    if ((statSync(file, { throwIfNoEntry: false })?.size ?? 0) > MAX_LOG_BYTES) renameSync(file, `${file}.1`);
+    appendFileSync(file, `${line}\n`);
+  } catch {
+    // Logging must never take a daemon down.
+  }
+}
+
+/** The logger of every program: messages to stderr (data goes to stdout elsewhere). */
+export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  return createConsola({
+    level: process.env.CRS_DEBUG ? 4 : 3,
+    reporters: [
+      {
+        log(entry) {
+          const line = formatLogLine(entry, Boolean(options.timestamps));
+          write(line);
+          if (options.file) appendRotating(options.file, formatLogLine(entry, true));
+        },
+      },
+    ],
+  });
+}

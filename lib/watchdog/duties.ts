@@ -1,0 +1,68 @@
+import type { ConsolaInstance } from 'consola';
+import { formatBackoff, formatSpawn } from '../commands/_format.ts';
+import type { DiscordApi } from '../discord/api.ts';
+import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../discord/sessions.ts';
+import type { SessionManager } from '../manager.ts';
+import type { Duty } from './scheduler.ts';
+
+/** The liveness check runs this often at most: one tmux call, so a dead session is back within ~1 s. */
+export const LIVENESS_CHECK_MS = 1000;
+
+export interface DutyDeps {
+  manager: SessionManager;
+  log: ConsolaInstance;
+  now: () => number;
+}
+
+/** Respawns dead sessions (crash-loop guarded). Runs every second, or faster if the config says so. */
+export function respawnDuty({ manager, log }: DutyDeps): Duty {
+  const reported = new Set<string>();
+  return {
+    name: 'respawn',
+    everyMs: () => Math.min(LIVENESS_CHECK_MS, manager.config().watchdogIntervalS * 1000),
+    async run() {
+      const report = await manager.respawnDead();
+      for (const result of report.respawned) for (const line of formatSpawn(result)) log.info(line.replace(/^SPAWNED/, 'RESPAWNED'));
+      for (const failure of report.failed) log.error(`respawn ${failure.tmux} failed: ${failure.error}`);
+      // A backoff is logged once, when it starts (the next try time changes only then).
+      for (const b of report.backoff) {
+        if (!reported.has(`${b.id}:${b.until}`)) log.warn(formatBackoff(b));
+        reported.add(`${b.id}:${b.until}`);
+      }
+    },
+  };
+}
+/** Discovers new channels and threads, then refreshes the status topic when one is configured. */
+export function discoverDuty({ manager, log, now }: DutyDeps, api: () => DiscordApi): Duty {
+  return {
+    name: 'discover',
+    everyMs: () => manager.config().discoverIntervalS * 1000,
+    async run() {
+      const deps = { manager, api: api() };
+      for (const report of [await discoverChannels(deps), await discoverThreads(deps)]) {
+        for (const line of report.lines) {
+          if (line.kind === 'NEW') log.info(`NEW  ${line.name} (${line.id})  ${line.detail ?? ''}`.trimEnd());
+          if (line.kind === 'ERROR') log.error(`spawn ${line.name} (${line.id}) failed: ${line.detail}`);
+        }
+      }
+      if (manager.config().statusChannelId) await setStatus({ ...deps, now: new Date(now()) });
+    },
+  };
+}
+
+/** Cleans up deleted/archived channels and suspends idle sessions. */
+export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): Duty {
+  return {
+    name: 'cleanup',
+    everyMs: () => manager.config().cleanupIntervalS * 1000,
+    async run() {
+      const report = await cleanupStale({ manager, api: api() });
+      for (const line of report.lines) {
+        if (line.kind === 'STALE') log.info(`STALE  ${line.name} (${line.id}): ${line.detail}, session removed`);
+        if (line.kind === 'ERROR') log.error(`stale check of ${line.name} (${line.id}) failed: ${line.detail}`);
+      }
+      const idle = await manager.suspendIdle();
+      for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);
+    },
+  };
+}
