@@ -9,7 +9,7 @@ function fakeClock(): Clock & { advance(ms: number): void } {
 }
 
 function recordingLog(lines: string[]) {
-  return createConsola({ reporters: [{ log: (e) => lines.push(`${e.type}: ${e.args.join(' ')}`) }] });
+  return createConsola({ level: 4, reporters: [{ log: (e) => lines.push(`${e.type}: ${e.args.join(' ')}`) }] });
 }
 
 describe('Scheduler', () => {
