@@ -65,7 +65,11 @@ async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<void> {
       const name = arg.replace(/^--?/, '').split('=')[0]!;
       if (!known.has(name)) throw new CrsError(`Unknown option ${arg}.`, { exitCode: EXIT_USAGE, hint: 'See --help.' });
       const def = defs[name] ?? Object.values(defs).find((d) => aliasesOf(d).includes(name));
-      if (def && def.type !== 'boolean' && !arg.includes('=')) i++;
+      if (def && def.type !== 'boolean' && !arg.includes('=')) {
+        // citty would take a missing value as "" and run with a default instead.
+        if (i + 1 >= rest.length) throw new CrsError(`Option ${arg} needs a value.`, { exitCode: EXIT_USAGE, hint: 'See --help.' });
+        i++;
+      }
     } else {
       words++;
     }

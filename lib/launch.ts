@@ -32,7 +32,9 @@ export interface Launch {
 
 /** Printable, one line, at most 100 characters: what `--name` and listings show of a chat name. */
 export function formatLabel(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  const label = name.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  // The cut must not split an emoji: a lone surrogate reaches argv as U+FFFD but sessions.json as "\ud83d".
+  return label.replace(/[\ud800-\udbff]$/, '').toWellFormed();
 }
 
 /** Builds the claude argv and the environment of one session. Pure: no disk, no tmux. */

@@ -86,7 +86,7 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
 
     fake.channels.delete(added.id);
     await waitFor(async () => !(await sb.tmux.hasSession(`dc-${added.id}`)) && !(added.id in sb.registry()), 6000, 'cleanup of #added-later');
-    expect(world.log.join('\n')).toContain(`STALE  added-later (${added.id})`);
+    await waitFor(() => world.log.join('\n').includes(`STALE  added-later (${added.id})`), 3000, 'the STALE log line');
   }, 30_000);
 
   test('an idle session is suspended and then not respawned', async () => {

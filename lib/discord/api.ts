@@ -5,6 +5,8 @@ import type { Env } from '../paths.ts';
 export const DEFAULT_DISCORD_API_URL = 'https://discord.com/api';
 /** A rate limit longer than this is reported instead of waited out (a CLI should not hang for minutes). */
 const MAX_RATE_LIMIT_WAIT_MS = 10_000;
+/** More rate limits than this within a minute are reported instead of waited out. */
+const MAX_RATE_LIMITS_PER_MINUTE = 3;
 
 export interface DiscordChannel {
   id: string;
@@ -39,6 +41,7 @@ export interface DiscordApiOptions {
 export class DiscordApi {
   readonly baseUrl: string;
   private readonly rest: REST;
+  private rateLimits: number[] = [];
 
   constructor(options: DiscordApiOptions) {
     this.baseUrl = (options.baseUrl || DEFAULT_DISCORD_API_URL).replace(/\/+$/, '');
@@ -46,7 +49,12 @@ export class DiscordApi {
       api: this.baseUrl,
       retries: 1,
       timeout: options.timeoutMs ?? 15_000,
-      rejectOnRateLimit: (info) => info.retryAfter > MAX_RATE_LIMIT_WAIT_MS,
+      rejectOnRateLimit: (info) => {
+        // Short limits are waited out, but not forever: a bot that stays limited is reported.
+        const now = Date.now();
+        this.rateLimits = this.rateLimits.filter((t) => now - t < 60_000).concat(now);
+        return info.retryAfter > MAX_RATE_LIMIT_WAIT_MS || this.rateLimits.length > MAX_RATE_LIMITS_PER_MINUTE;
+      },
       makeRequest: fetch as never,
     }).setToken(options.token);
   }
@@ -122,8 +130,9 @@ export class DiscordApi {
         hint: 'Try again after that.',
       });
     }
-    const message = error instanceof Error ? error.message : String(error);
-    return new CrsError(`Discord API unreachable at ${url}: ${message}.`, {
+    const message = (error instanceof Error ? error.message : String(error)).trim();
+    // Bun's connect error already ends in "?": no second stop after it.
+    return new CrsError(`Discord API unreachable at ${url}: ${message}${/[.?!]$/.test(message) ? '' : '.'}`, {
       cause: error,
       hint: 'Check the network connection (or DISCORD_API_URL).',
     });

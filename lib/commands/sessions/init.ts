@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { expandHome, readOptionalFile } from '../../config.ts';
+import { type Config, expandHome, readOptionalFile } from '../../config.ts';
 import { formatEnvLine } from '../../env-file.ts';
 import { CrsError, usageError } from '../../errors.ts';
 import { writeFileAtomic } from '../../fs-atomic.ts';
@@ -11,9 +12,16 @@ export function setEnvKeys(text: string, values: Record<string, string>, format 
   const lines = text ? text.replace(/\n$/, '').split('\n') : [];
   for (const [key, value] of Object.entries(values)) {
     const line = format(key, value);
-    const index = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${key}=`).test(l));
-    if (index >= 0) lines[index] = line;
-    else lines.push(line);
+    const pattern = new RegExp(`^\\s*(export\\s+)?${key}=`);
+    // Every line of the key: the last one is the one that counts when the file is read.
+    let found = false;
+    for (let i = 0; i < lines.length; i++) {
+      if (pattern.test(lines[i]!)) {
+        lines[i] = line;
+        found = true;
+      }
+    }
+    if (!found) lines.push(line);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -32,7 +40,8 @@ export default (ctx: CommandContext) => {
     async run({ args }) {
       const { paths, io } = ctx;
       const existing = readOptionalFile(paths.configFile) ?? '';
-      const current = existing ? ctx.manager.config() : undefined;
+      // The current values are only prompt defaults: a config.env that no longer validates must not stop init repairing it.
+      const current = existing ? tryConfig(ctx) : undefined;
       const ask = async (message: string, initial?: string): Promise<string | undefined> => {
         if (!ctx.interactive) return undefined;
         const answer = await io.log.prompt(message, { type: 'text', initial, cancel: 'reject' });
@@ -54,7 +63,8 @@ export default (ctx: CommandContext) => {
         values.DISCORD_GUILD_ID = guildId;
       }
       if (workdir !== undefined) {
-        const dir = expandHome(workdir, paths.home);
+        // A relative path means the caller's directory; sessions need it absolute.
+        const dir = resolve(expandHome(workdir, paths.home));
         if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`Workdir ${dir} does not exist.`, 'Create it first.');
         values[`${P}_SESSION_WORKDIR`] = dir;
       }
@@ -87,3 +97,12 @@ export default (ctx: CommandContext) => {
     },
   });
 };
+
+/** config.env's current values, or undefined when it does not parse or validate. */
+function tryConfig(ctx: CommandContext): Config | undefined {
+  try {
+    return ctx.manager.config();
+  } catch {
+    return undefined;
+  }
+}
