@@ -56,6 +56,13 @@ export interface SpawnOptions {
   profile?: string;
 }
 
+/** What `restart` may change. */
+export interface RestartOptions {
+  fresh?: boolean;
+  workdir?: string;
+  profile?: string;
+}
+
 export interface SpawnResult {
   id: string;
   status: 'ALIVE' | 'SPAWNED';
@@ -152,11 +159,7 @@ export class SessionManager {
 
   /** Throws unless the token file and the owner list exist (and, for Discord, the guild id). */
   requireReady(config = this.config()): Config {
-    if (!existsSync(this.paths.tokenFile)) {
-      throw new CrsError(`No ${this.platform.label} bot token at ${this.paths.tokenFile}.`, {
-        hint: `Run \`${this.platform.cli} init --token <token>\` (or /${this.platform.key}:configure in Claude Code).`,
-      });
-    }
+    this.botToken();
     requireSetting(config, config.allowedUserIds, `${this.platform.configPrefix}_ALLOWED_USER_ID`);
     if (this.platform.key === 'discord') requireSetting(config, config.guildId, 'DISCORD_GUILD_ID');
     return config;
@@ -242,15 +245,16 @@ export class SessionManager {
   }
 
   /** Starts a registered session again with what it had: workdir, profile, conversation, prompt. */
-  async respawn(id: string, live?: TmuxSessionInfo, resetCrashes = false): Promise<SpawnResult> {
+  async respawn(id: string, live?: TmuxSessionInfo, resetCrashes = false, overrides: RestartOptions = {}): Promise<SpawnResult> {
     const config = this.requireReady();
     const entry = this.registry()[id];
     if (!entry) {
       throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
     }
     const dir = this.stateDir(id);
-    const workdir = readState(dir, 'workdir');
-    const profileName = readState(dir, 'profile') || this.resolveProfileName(entry.name);
+    const workdir = overrides.workdir ?? readState(dir, 'workdir');
+    if (overrides.workdir) this.resolveWorkdir(entry.name, overrides.workdir, config);
+    const profileName = overrides.profile ?? (readState(dir, 'profile') || this.resolveProfileName(entry.name));
     const plan: StartPlan = {
       id,
       type: entry.type,
@@ -259,8 +263,8 @@ export class SessionManager {
       workdir: workdir && isDirectory(workdir) ? workdir : this.resolveWorkdir(entry.name, undefined, config),
       profileName,
       profile: this.profileSettings(profileName),
-      sessionId: readState(dir, 'sessionId') || sessionIdFor(id),
-      fresh: false,
+      sessionId: overrides.fresh ? freshSessionId() : readState(dir, 'sessionId') || sessionIdFor(id),
+      fresh: Boolean(overrides.fresh),
     };
     return this.start(plan, config, live, resetCrashes);
   }
@@ -484,6 +488,34 @@ export class SessionManager {
       suspended.push(id);
     }
     return { suspended, skippedBusy };
+  }
+
+  /**
+   * Stops and starts a registered session: the same conversation unless `fresh`, in a new workdir or
+   * with another profile when given (validated before anything is stopped).
+   */
+  async restart(id: string, options: RestartOptions = {}): Promise<SpawnResult> {
+    assertId(this.platform, id);
+    const config = this.requireReady();
+    const entry = this.registry()[id];
+    if (!entry) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    if (options.workdir) this.resolveWorkdir(entry.name, options.workdir, config);
+    if (options.profile) this.profileSettings(options.profile);
+    const live = (await this.liveSessions()).get(this.tmuxName(id));
+    removeState(this.stateDir(id), 'suspended');
+    return this.respawn(id, live, true, options);
+  }
+
+  /** Stops a session but keeps it registered and marked suspended, so nothing restarts it until woken. */
+  async stop(id: string): Promise<boolean> {
+    assertId(this.platform, id);
+    if (!this.registry()[id]) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    touchState(this.stateDir(id), 'suspended', `${new Date(this.deps.clock.now()).toISOString()} stopped\n`);
+    return this.deps.tmux.killSession(this.tmuxName(id));
   }
 
   /** Clears the suspended mark and starts the session again (same conversation). */

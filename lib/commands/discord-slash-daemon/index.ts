@@ -1,0 +1,45 @@
+import { defineCommand } from 'citty';
+import type { CommandContext } from '../_context.ts';
+import { registerCommands, runSlashDaemon } from '../../discord/slash/daemon.ts';
+import { acquirePidFile } from '../../watchdog/daemon.ts';
+import { join } from 'node:path';
+
+/** Runs a program without a shell and returns its combined output. */
+async function runCommand(argv: string[], cwd: string): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(argv, { cwd, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, output: `${out}${err}` };
+}
+
+/** discord-slash-daemon: the gateway client answering /session, /skills, /run, /discover, /ask. */
+export function createDiscordSlashDaemonCommand(ctx: CommandContext) {
+  return defineCommand({
+    meta: { name: 'discord-slash-daemon', description: 'Answers slash commands and gateway events for the Discord sessions' },
+    subCommands: {
+      register: () =>
+        defineCommand({
+          meta: { name: 'register', description: 'Register the slash commands in the guild (or remove them with --clear)' },
+          args: { clear: { type: 'boolean', description: 'Remove the commands instead' } },
+          async run({ args }) {
+            const count = await registerCommands(ctx.manager, args.clear);
+            ctx.io.out(args.clear ? 'Slash commands removed from the guild.' : `Registered ${count} slash commands in the guild.`);
+          },
+        }),
+    },
+    async run({ rawArgs }) {
+      if (rawArgs[0] === 'register') return;
+      const release = acquirePidFile(join(ctx.paths.sessionsDir, 'slash-daemon.pid'), 'The slash daemon');
+      try {
+        await runSlashDaemon({
+          manager: ctx.manager,
+          clock: ctx.clock,
+          log: ctx.io.log,
+          runCommand,
+          signal: ctx.signal ?? new AbortController().signal,
+        });
+      } finally {
+        release();
+      }
+    },
+  });
+}
