@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { SessionManager } from './manager.ts';
 import { type Env, type Paths, resolvePaths } from './paths.ts';
 import type { Platform } from './platform.ts';
+import { answerDevChannelDialog, telegramChannelArgs } from './telegram/launch.ts';
 import { Tmux, type TmuxRunnerOptions, createTmuxRunner } from './tmux.ts';
 
 /** Everything a program needs, built once from the environment (the test seams of DESIGN.md). */
@@ -19,6 +20,8 @@ export function createAppContext(platform: Platform, env: Env, clock: Clock = sy
   const paths = resolvePaths(platform, env);
   const tmuxOptions: TmuxRunnerOptions = { socket: env.CRS_TMUX_SOCKET || undefined, env };
   const tmux = new Tmux(createTmuxRunner(tmuxOptions));
-  const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude' });
+  // Telegram sessions get their chat's messages from the router through the bridge channel.
+  const telegram = platform.key === 'telegram' ? { channelArgs: telegramChannelArgs(env, paths), afterStart: answerDevChannelDialog(tmux, clock) } : {};
+  const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude', ...telegram });
   return { platform, env, paths, tmuxOptions, tmux, clock, manager };
 }

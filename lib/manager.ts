@@ -42,7 +42,9 @@ export interface ManagerDeps {
   /** `CLAUDE_BIN`, default `claude`. */
   claudeBin: string;
   /** The channel flags of a session (default: the platform's official plugin). */
-  channelArgs?: (id: string) => string[] | undefined;
+  channelArgs?: (id: string, session: { stateDir: string; profile: Record<string, string> }) => string[] | undefined;
+  /** Runs after a session's tmux pane started (e.g. answers a startup dialog); awaited. */
+  afterStart?: (tmuxName: string) => Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -313,7 +315,7 @@ export class SessionManager {
       resume,
       profile: plan.profile,
       promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
-      channelArgs: this.deps.channelArgs?.(plan.id),
+      channelArgs: this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile }),
     });
     try {
       await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
@@ -325,6 +327,7 @@ export class SessionManager {
       });
     }
     saveCrashState(dir, recordStart(resetCrashes ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
+    await this.deps.afterStart?.(tmuxName);
     await updateRegistry(this.paths, this.platform, (registry) => {
       const previous = registry[plan.id];
       registry[plan.id] = {

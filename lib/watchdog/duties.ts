@@ -66,3 +66,15 @@ export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): 
     },
   };
 }
+
+/** Suspends idle sessions (platforms without a stale check). */
+export function suspendDuty({ manager, log }: DutyDeps): Duty {
+  return {
+    name: 'suspend-idle',
+    everyMs: () => manager.config().cleanupIntervalS * 1000,
+    async run() {
+      const idle = await manager.suspendIdle();
+      for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { defineCommand } from 'citty';
+import type { CommandContext } from '../_context.ts';
+import { type DaemonSpec, daemonArgs, handleDaemonFlags } from '../_daemon.ts';
+import { createLogger } from '../../log.ts';
+import { TelegramRouter } from '../../telegram/router.ts';
+import { acquirePidFile } from '../../watchdog/daemon.ts';
+import { telegramApiUrl } from './index.ts';
+
+export const ROUTER_TMUX = 'tg-router';
+
+export function routerSpec(ctx: CommandContext): DaemonSpec {
+  return {
+    label: 'Router',
+    tmuxName: ROUTER_TMUX,
+    pidFile: join(ctx.paths.sessionsDir, 'router.pid'),
+    program: 'telegram-session-manager',
+    foregroundArgs: ['serve'],
+    logFile: join(ctx.paths.sessionsDir, 'router.log'),
+  };
+}
+
+/** `serve`: the single update poller that routes each chat to its session. */
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'serve', description: 'Poll the bot (the only poller) and route each chat to its session; --daemon runs it in tmux tg-router' },
+    args: { ...daemonArgs },
+    async run({ args }) {
+      const spec = routerSpec(ctx);
+      if (await handleDaemonFlags(ctx, spec, args)) return;
+      const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
+      ctx.manager.requireReady();
+      const release = acquirePidFile(spec.pidFile, 'The Telegram router');
+      try {
+        const router = new TelegramRouter({
+          manager: ctx.manager,
+          clock: ctx.clock,
+          log,
+          token: ctx.manager.botToken(),
+          apiRoot: telegramApiUrl(ctx),
+          signal: ctx.signal ?? new AbortController().signal,
+        });
+        await router.run();
+      } finally {
+        release();
+        log.info('Router stopped');
+      }
+    },
+  });

@@ -1,0 +1,58 @@
+import { defineCommand } from 'citty';
+import type { CommandContext } from '../_context.ts';
+import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
+import { createLogger } from '../../log.ts';
+import { programArgv } from '../../self.ts';
+import { acquirePidFile, keepAliveDuty } from '../../watchdog/daemon.ts';
+import { respawnDuty, suspendDuty } from '../../watchdog/duties.ts';
+import { Scheduler } from '../../watchdog/scheduler.ts';
+import { ROUTER_TMUX, routerSpec } from './serve.ts';
+
+/** `watchdog`: respawns dead chat sessions, suspends idle ones and keeps the router alive. */
+export default (ctx: CommandContext) =>
+  defineCommand({
+    meta: { name: 'watchdog', description: 'Keep Telegram sessions and the router alive; --daemon runs it in tmux tg-watchdog' },
+    args: { ...daemonArgs },
+    async run({ args }) {
+      const { manager, paths } = ctx;
+      const router = routerSpec(ctx);
+      const spec = {
+        label: 'Watchdog',
+        tmuxName: 'tg-watchdog',
+        pidFile: paths.watchdogPidFile,
+        program: 'telegram-session-manager',
+        foregroundArgs: ['watchdog'],
+        logFile: paths.watchdogLog,
+        companions: [{ label: router.label, tmuxName: ROUTER_TMUX, pidFile: router.pidFile }],
+      };
+      if (await handleDaemonFlags(ctx, spec, args)) return;
+      const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
+      manager.requireReady();
+      const release = acquirePidFile(spec.pidFile, 'The Telegram watchdog');
+      const deps = { manager, log, now: () => ctx.clock.now() };
+      const scheduler = new Scheduler(
+        [
+          respawnDuty(deps),
+          suspendDuty(deps),
+          keepAliveDuty({
+            name: 'router',
+            tmux: ctx.tmux,
+            tmuxName: ROUTER_TMUX,
+            argv: () => (manager.config().raw.TELEGRAM_ROUTER === 'off' ? null : programArgv('telegram-session-manager', ['serve', '--foreground', '--log-file', router.logFile])),
+            env: ctx.env,
+            cwd: paths.home,
+            everyMs: () => Math.min(5000, manager.config().watchdogIntervalS * 1000),
+            onStart: (message) => log.info(message),
+          }),
+        ],
+        { clock: ctx.clock, log },
+      );
+      log.info(`Telegram watchdog started (pid ${process.pid})`);
+      try {
+        await scheduler.run(ctx.signal ?? new AbortController().signal);
+      } finally {
+        release();
+        log.info('Telegram watchdog stopped');
+      }
+    },
+  });

@@ -1,0 +1,268 @@
+import { chmodSync, rmSync } from 'node:fs';
+import type { Socket } from 'bun';
+import type { ConsolaInstance } from 'consola';
+import { Bot, type Context, GrammyError } from 'grammy';
+import type { Message } from 'grammy/types';
+import type { Clock } from '../clock.ts';
+import { formatSpawn } from '../commands/_format.ts';
+import { CrsError, formatError } from '../errors.ts';
+import type { SessionManager } from '../manager.ts';
+import { dequeue, enqueue, listQueue } from '../queue.ts';
+import { type BridgeToRouter, LineDecoder, type RouterToBridge, encodeLine, routerSocketPath } from './protocol.ts';
+import { join } from 'node:path';
+
+const TYPING_EVERY_MS = 4000;
+/** How long the typing indicator is kept up for a session that does not connect. */
+const TYPING_MAX_MS = 120_000;
+const RESTART_POLLING_MAX_MS = 60_000;
+
+/** A queued inbound message, as the bridge will push it. */
+export interface QueuedMessage {
+  content: string;
+  meta: Record<string, string>;
+}
+
+export interface RouterOptions {
+  manager: SessionManager;
+  clock: Clock;
+  log: ConsolaInstance;
+  token: string;
+  apiRoot: string;
+  signal: AbortSignal;
+}
+
+interface BridgeLink {
+  socket: Socket<undefined>;
+  inflight: string | null;
+}
+
+/** The notification a message becomes: its text (or caption) and the official plugin's meta fields. */
+export function toQueuedMessage(message: Message): QueuedMessage {
+  const from = message.from;
+  const meta: Record<string, string> = {
+    chat_id: String(message.chat.id),
+    message_id: String(message.message_id),
+    user: from?.username ?? [from?.first_name, from?.last_name].filter(Boolean).join(' ') ?? 'unknown',
+    user_id: String(from?.id ?? ''),
+    ts: new Date(message.date * 1000).toISOString(),
+  };
+  const document = message.document;
+  const photo = message.photo?.at(-1);
+  const voice = message.voice ?? message.audio;
+  if (document) Object.assign(meta, { attachment_kind: 'document', attachment_file_id: document.file_id, attachment_name: document.file_name ?? 'file' });
+  else if (photo) Object.assign(meta, { attachment_kind: 'photo', attachment_file_id: photo.file_id });
+  else if (voice) Object.assign(meta, { attachment_kind: 'audio', attachment_file_id: voice.file_id });
+  if (message.reply_to_message) meta.reply_to = String(message.reply_to_message.message_id);
+  return { content: message.text ?? message.caption ?? (meta.attachment_kind ? `(${meta.attachment_kind})` : ''), meta };
+}
+
+/**
+ * The single Telegram update consumer. Each message from an allowed user is queued on disk in its
+ * chat's `inbox/` BEFORE the handler returns (grammY confirms the offset only after that), its
+ * session is spawned or woken, and the queue is pushed to the chat's bridge one message at a time;
+ * a message leaves the queue only when the bridge acknowledged it. Everyone else is ignored and logged.
+ */
+export class TelegramRouter {
+  readonly bot: Bot;
+  private readonly links = new Map<string, BridgeLink>();
+  private readonly starting = new Map<string, Promise<void>>();
+  private server: ReturnType<typeof Bun.listen> | undefined;
+
+  constructor(private readonly options: RouterOptions) {
+    this.bot = new Bot(options.token, { client: { apiRoot: options.apiRoot } });
+    this.bot.catch((error) => options.log.error(`update ${error.ctx.update.update_id} failed: ${formatError(error.error)}`));
+    this.bot.command(['sessions', 'status', 'restart', 'fresh', 'kill', 'wake', 'workdir'], (ctx) => this.onCommand(ctx));
+    this.bot.on('message', (ctx) => this.onMessage(ctx));
+  }
+
+  queueDir(chatId: string): string {
+    return join(this.options.manager.stateDir(chatId), 'inbox');
+  }
+
+  private isOwner(userId: number | undefined): boolean {
+    return userId !== undefined && this.options.manager.config().allowedUserIds.includes(String(userId));
+  }
+
+  /** Serves until the signal aborts: the bridge socket, then long polling (restarted with backoff on failure). */
+  async run(): Promise<void> {
+    const { manager, log, signal } = this.options;
+    this.listen();
+    for (const id of Object.keys(manager.registry())) if (listQueue(this.queueDir(id)).length) void this.ensureSession(id);
+    await this.bot.api.setMyCommands([
+      { command: 'sessions', description: 'All sessions and their status' },
+      { command: 'status', description: "This chat's session" },
+      { command: 'restart', description: 'Restart (same conversation)' },
+      { command: 'fresh', description: 'Restart with a new conversation' },
+      { command: 'kill', description: 'Stop the session until woken' },
+      { command: 'wake', description: 'Start it again' },
+      { command: 'workdir', description: 'Show or change the working directory' },
+    ]).catch((error) => log.warn(`setMyCommands failed: ${formatError(error)}`));
+    let delay = 1000;
+    signal.addEventListener('abort', () => void this.bot.stop().catch(() => {}), { once: true });
+    while (!signal.aborted) {
+      try {
+        await this.bot.start({ drop_pending_updates: false, allowed_updates: ['message'], onStart: (me) => log.info(`Router polling as @${me.username} (pid ${process.pid})`) });
+        delay = 1000;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof GrammyError && error.error_code === 401) throw new CrsError(`Telegram rejected the bot token: ${error.description}.`, { hint: 'Check TELEGRAM_BOT_TOKEN in ~/.claude/channels/telegram/.env.' });
+        const conflict = error instanceof GrammyError && error.error_code === 409;
+        log.error(`polling stopped: ${formatError(error)}${conflict ? ' (another program polls this bot token: stop it, only the router may)' : ''}; retrying in ${delay / 1000} s`);
+        await this.options.clock.sleep(delay, signal);
+        delay = Math.min(delay * 2, RESTART_POLLING_MAX_MS);
+      }
+    }
+    this.close();
+  }
+
+  /** The Unix socket bridges connect to. */
+  listen(): void {
+    const path = routerSocketPath(this.options.manager.paths);
+    rmSync(path, { force: true });
+    this.server = Bun.listen<undefined>({
+      unix: path,
+      socket: {
+        open: () => {},
+        data: (socket, chunk) => {
+          const decoder = ((socket as unknown as { decoder?: LineDecoder<BridgeToRouter> }).decoder ??= new LineDecoder<BridgeToRouter>());
+          for (const message of decoder.push(chunk)) this.onBridge(socket, message);
+        },
+        close: (socket) => this.dropLink(socket),
+        error: (socket) => this.dropLink(socket),
+      },
+    });
+    chmodSync(path, 0o600);
+  }
+
+  close(): void {
+    this.server?.stop(true);
+    rmSync(routerSocketPath(this.options.manager.paths), { force: true });
+  }
+
+  private dropLink(socket: Socket<undefined>): void {
+    for (const [chat, link] of this.links) if (link.socket === socket) this.links.delete(chat);
+  }
+
+  private onBridge(socket: Socket<undefined>, message: BridgeToRouter): void {
+    const { log, manager } = this.options;
+    if (message.type === 'hello') {
+      if (!manager.platform.idPattern.test(message.chat)) return void socket.end();
+      this.links.get(message.chat)?.socket.end();
+      this.links.set(message.chat, { socket, inflight: null });
+      log.info(`bridge of chat ${message.chat} connected (pid ${message.pid})`);
+      this.pump(message.chat);
+      return;
+    }
+    const chat = [...this.links].find(([, link]) => link.socket === socket)?.[0];
+    const link = chat ? this.links.get(chat) : undefined;
+    if (!chat || !link || link.inflight !== message.id) return;
+    dequeue(this.queueDir(chat), message.id);
+    link.inflight = null;
+    this.pump(chat);
+  }
+
+  /** Sends the oldest queued message of a chat to its bridge, if connected and idle. */
+  private pump(chat: string): void {
+    const link = this.links.get(chat);
+    if (!link || link.inflight) return;
+    const next = listQueue<QueuedMessage>(this.queueDir(chat))[0];
+    if (!next) return;
+    link.inflight = next.name;
+    const frame: RouterToBridge = { type: 'message', id: next.name, content: next.item.content, meta: next.item.meta };
+    link.socket.write(encodeLine(frame));
+  }
+
+  private async onMessage(ctx: Context): Promise<void> {
+    const message = ctx.message!;
+    const chat = String(message.chat.id);
+    const { log, manager } = this.options;
+    if (!this.isOwner(message.from?.id)) {
+      log.warn(`IGNORED message ${message.message_id} from user ${message.from?.id} (${message.from?.username ?? message.from?.first_name}) in chat ${chat}`);
+      return;
+    }
+    if (!manager.platform.idPattern.test(chat)) return;
+    // Safely on disk before this handler returns, i.e. before the offset is confirmed to Telegram.
+    enqueue(this.queueDir(chat), toQueuedMessage(message), this.options.clock.now());
+    if (this.links.has(chat)) return this.pump(chat);
+    void this.ensureSession(chat, message);
+  }
+
+  /** Spawns (new chat) or wakes (down/suspended) the chat's session, with a typing indicator until its bridge connects. */
+  private ensureSession(chat: string, message?: Message): Promise<void> {
+    const running = this.starting.get(chat);
+    if (running) return running;
+    const work = (async () => {
+      const { manager, log } = this.options;
+      const typing = this.keepTyping(chat);
+      try {
+        const entry = manager.registry()[chat];
+        const info = (await manager.liveSessions()).get(manager.tmuxName(chat));
+        if (!entry) {
+          const title = message?.chat.type === 'private' ? (message.chat.username ?? message.chat.first_name) : message && 'title' in message.chat ? message.chat.title : undefined;
+          const result = await manager.spawn(chat, { name: title ?? undefined, type: 'chat' });
+          log.info(`NEW  chat ${chat} → ${result.tmux}`);
+        } else if (!info || info.dead) {
+          const result = await manager.wake(chat);
+          log.info(`WOKE  ${result.tmux} for waiting messages`);
+        }
+      } catch (error) {
+        log.error(`starting the session of chat ${chat} failed: ${formatError(error)}`);
+        await this.bot.api.sendMessage(chat, `⚠️ Could not start this chat's session: ${formatError(error)}`).catch(() => {});
+      }
+      await typing;
+    })();
+    this.starting.set(chat, work);
+    void work.finally(() => this.starting.delete(chat));
+    return work;
+  }
+
+  /** Shows "typing…" every 4 s until the chat's bridge connects (or two minutes pass). */
+  private async keepTyping(chat: string): Promise<void> {
+    const until = this.options.clock.now() + TYPING_MAX_MS;
+    while (!this.links.has(chat) && this.options.clock.now() < until && !this.options.signal.aborted) {
+      await this.bot.api.sendChatAction(chat, 'typing').catch(() => {});
+      await this.options.clock.sleep(TYPING_EVERY_MS, this.options.signal);
+    }
+  }
+
+  private async onCommand(ctx: Context): Promise<void> {
+    const message = ctx.message!;
+    const chat = String(message.chat.id);
+    const { manager, log } = this.options;
+    const [word = '', ...rest] = (message.text ?? '').split(/\s+/);
+    const command = word.replace(/^\//, '').replace(/@.*$/, '');
+    if (!this.isOwner(message.from?.id)) {
+      log.warn(`REFUSED /${command} from user ${message.from?.id} (${message.from?.username ?? message.from?.first_name}) in chat ${chat}`);
+      return;
+    }
+    const reply = (text: string) => ctx.reply(text.slice(0, 4000)).then(() => undefined);
+    try {
+      if (command === 'sessions') {
+        const rows = await manager.list();
+        return reply(rows.length ? rows.map((r) => `${r.status.padEnd(9)} ${r.name} (${r.id})`).join('\n') : 'No sessions yet.');
+      }
+      const row = (await manager.list()).find((r) => r.id === chat);
+      if (!row) return reply('This chat has no session yet: send a message to start one.');
+      switch (command) {
+        case 'status':
+          return reply([`${row.status}  ${row.name}`, `tmux: ${row.tmux}`, `profile: ${row.profile}`, `workdir: ${row.workdir ?? '—'}`, `session: ${row.sessionId ?? '—'}`].join('\n'));
+        case 'restart':
+        case 'fresh':
+          return reply(formatSpawn(await manager.restart(chat, { fresh: command === 'fresh' })).join('\n'));
+        case 'kill':
+          await manager.stop(chat);
+          return reply(`Stopped ${row.tmux}. /wake (or a new message) starts it again.`);
+        case 'wake':
+          return reply(formatSpawn(await manager.wake(chat)).join('\n'));
+        case 'workdir': {
+          const path = rest.join(' ').trim();
+          if (!path) return reply(`workdir: ${row.workdir ?? '—'}`);
+          return reply([`workdir → ${path}`, ...formatSpawn(await manager.restart(chat, { workdir: path }))].join('\n'));
+        }
+      }
+    } catch (error) {
+      await reply(`⚠️ ${formatError(error)}`).catch(() => {});
+    }
+  }
+}
+
