@@ -116,7 +116,7 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
           const replyTo = args.reply_to ? Number(args.reply_to) : undefined;
           const sent: number[] = [];
           for (const [index, chunk] of chunkForTelegram(String(args.text ?? '')).entries()) {
-            const message = await api.sendMessage(chat, chunk, index === 0 && replyTo ? { reply_parameters: { message_id: replyTo } } : {});
+            const message = await api.sendMessage(chat, chunk, index === 0 && replyTo ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {});
             sent.push(message.message_id);
           }
           for (const file of (args.files as string[] | undefined) ?? []) {
