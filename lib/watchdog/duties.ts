@@ -5,8 +5,8 @@ import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../d
 import type { SessionManager } from '../manager.ts';
 import type { Duty } from './scheduler.ts';
 
-/** The liveness check runs this often at most: one tmux call, so a dead session is back within ~1 s. */
-export const LIVENESS_CHECK_MS = 1000;
+/** The liveness check runs this often at most: one tmux call, so a dead session is back within about a second. */
+export const LIVENESS_CHECK_MS = 500;
 
 export interface DutyDeps {
   manager: SessionManager;

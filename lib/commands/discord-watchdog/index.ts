@@ -89,7 +89,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
     { clock: ctx.clock, log },
   );
   const c = manager.config();
-  log.info(`Watchdog started (respawn ≤1s, discover=${c.discoverIntervalS}s, cleanup=${c.cleanupIntervalS}s, pid=${process.pid})`);
+  log.info(`Watchdog started (liveness every 0.5 s, discover=${c.discoverIntervalS}s, cleanup=${c.cleanupIntervalS}s, pid=${process.pid})`);
   try {
     await scheduler.run(ctx.signal ?? new AbortController().signal);
   } finally {
