@@ -162,14 +162,18 @@ export class Sandbox {
     });
   }
 
-  /** Waits until the stand-in has started `count` times (it records itself asynchronously). */
-  async waitForRuns(count: number, timeoutMs = 5000): Promise<ClaudeRun[]> {
-    await waitFor(() => this.claudeRuns().length >= count && this.claudeRuns().slice(0, count).every((r) => r.cwd !== ''), timeoutMs, `${count} claude run(s)`);
-    return this.claudeRuns();
+  /**
+   * Waits until `count` runs of the stand-in have fully recorded themselves (argv, env, then cwd) and
+   * returns the complete ones. A run killed before it finished recording is left out.
+   */
+  async waitForRuns(count: number, timeoutMs = 10_000): Promise<ClaudeRun[]> {
+    const complete = () => this.claudeRuns().filter((r) => r.cwd !== '');
+    await waitFor(() => complete().length >= count, timeoutMs, `${count} claude run(s)`);
+    return complete();
   }
 
   /** Polls capture-pane until `pattern` shows (TESTING.md). */
-  async waitForPane(name: string, pattern: RegExp, timeoutMs = 5000): Promise<string> {
+  async waitForPane(name: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
     let text = '';
     await waitFor(async () => {
       const result = await this.tmux.run(['capture-pane', '-p', '-J', '-S', '-', '-t', `=${name}:`]);

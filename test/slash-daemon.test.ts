@@ -258,7 +258,7 @@ describe('slash daemon: gateway events', () => {
     sb.write('discord-sessions/workdir-map.json', JSON.stringify({ other: '$HOME/other', mapped: '$HOME/other' }));
     const started = Date.now();
     const channel = fake.createChannelEvent('mapped');
-    await waitFor(() => sb.tmux.hasSession(`dc-${channel.id}`), 4000, 'spawn on CHANNEL_CREATE');
+    await waitFor(async () => (await sb.tmux.hasSession(`dc-${channel.id}`)) && channel.id in sb.registry(), 4000, 'spawn on CHANNEL_CREATE');
     expect(Date.now() - started).toBeLessThan(3000);
     expect(readFileSync(join(sb.sessionsDir, channel.id, '.workdir'), 'utf8')).toBe(join(sb.home, 'other'));
     fake.deleteChannelEvent(channel.id);
@@ -268,7 +268,7 @@ describe('slash daemon: gateway events', () => {
   test('a new thread gets a session with its parent context; archiving it removes the session', async () => {
     fake.addMessage(general.id, 'alice', 'the parent context line');
     const thread = fake.createThreadEvent(general.id, 'design');
-    await waitFor(() => sb.tmux.hasSession(`dc-${thread.id}`), 4000, 'spawn on THREAD_CREATE');
+    await waitFor(async () => (await sb.tmux.hasSession(`dc-${thread.id}`)) && thread.id in sb.registry(), 4000, 'spawn on THREAD_CREATE');
     expect(readFileSync(join(sb.sessionsDir, thread.id, '.system-prompt'), 'utf8')).toContain('alice: the parent context line');
     expect(sb.registry()[thread.id]).toMatchObject({ type: 'thread', parent: general.id, name: 'design' });
     fake.archiveThreadEvent(thread.id);

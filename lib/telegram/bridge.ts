@@ -7,6 +7,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import type { ConsolaInstance } from 'consola';
 import { Api, InputFile } from 'grammy';
 import { readOptionalFile } from '../config.ts';
+import { chunkText } from '../text.ts';
 import { CrsError, formatError } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 import type { Clock } from '../clock.ts';
@@ -71,16 +72,7 @@ const TOOLS = [
 
 /** Splits text into Telegram-sized messages, on line breaks where possible. */
 export function chunkForTelegram(text: string): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > TEXT_LIMIT) {
-    const cut = rest.lastIndexOf('\n', TEXT_LIMIT);
-    const at = cut > TEXT_LIMIT / 2 ? cut : TEXT_LIMIT;
-    chunks.push(rest.slice(0, at));
-    rest = rest.slice(at).replace(/^\n/, '');
-  }
-  chunks.push(rest);
-  return chunks;
+  return chunkText(text, TEXT_LIMIT);
 }
 
 /**

@@ -1,10 +1,11 @@
 import { defineCommand } from 'citty';
+import { join } from 'node:path';
 import { type CommandContext, discordApi } from '../_context.ts';
-import { daemonState, formatDaemonState } from '../../daemons.ts';
+import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { CrsError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import { programArgv } from '../../self.ts';
-import { acquirePidFile, keepAliveDuty, startInTmux, stopDaemon } from '../../watchdog/daemon.ts';
+import { acquirePidFile, keepAliveDuty } from '../../watchdog/daemon.ts';
 import { cleanupDuty, discoverDuty, respawnDuty } from '../../watchdog/duties.ts';
 import { Scheduler } from '../../watchdog/scheduler.ts';
 
@@ -15,42 +16,23 @@ export const SLASH_DAEMON_TMUX = 'dc-slash-daemon';
 export function createDiscordWatchdogCommand(ctx: CommandContext) {
   return defineCommand({
     meta: { name: 'discord-watchdog', description: 'Keeps Discord sessions alive: respawns, discovers, cleans up, suspends idle ones' },
-    args: {
-      daemon: { type: 'boolean', description: `Run the loop in tmux session ${WATCHDOG_TMUX}` },
-      stop: { type: 'boolean', description: 'Stop the watchdog and the slash-command daemon' },
-      status: { type: 'boolean', description: 'Print RUNNING/STOPPED for the watchdog and the slash-command daemon' },
-      foreground: { type: 'boolean', description: 'Run the loop here (the default)' },
-      'log-file': { type: 'string', description: 'Also append log lines to this file' },
-    },
+    args: { ...daemonArgs },
     subCommands: {
       'install-service': () => import('./install-service.ts').then((m) => m.default(ctx, true)),
       'uninstall-service': () => import('./install-service.ts').then((m) => m.default(ctx, false)),
     },
     async run({ args, rawArgs }) {
       if (rawArgs[0] === 'install-service' || rawArgs[0] === 'uninstall-service') return;
-      const { tmux, paths, io } = ctx;
-      if (args.status) {
-        const live = await tmux.listSessions();
-        io.out(`Watchdog: ${formatDaemonState(daemonState(live, WATCHDOG_TMUX, paths.watchdogPidFile))}`);
-        io.out(`Slash daemon: ${formatDaemonState(daemonState(live, SLASH_DAEMON_TMUX))}`);
-        return;
-      }
-      if (args.stop) {
-        io.out((await stopDaemon(tmux, WATCHDOG_TMUX, paths.watchdogPidFile)) ? 'Watchdog stopped' : 'Watchdog not running');
-        if (await stopDaemon(tmux, SLASH_DAEMON_TMUX)) io.out('Slash daemon stopped');
-        return;
-      }
-      if (args.daemon) {
-        ctx.manager.requireReady();
-        const state = daemonState(await tmux.listSessions(), WATCHDOG_TMUX, paths.watchdogPidFile);
-        if (state.running) return io.out(`Watchdog already running (${state.how})`);
-        const argv = programArgv('discord-watchdog', ['--foreground', '--log-file', paths.watchdogLog]);
-        if (!argv) throw new CrsError('Cannot find the discord-watchdog program to start.', { hint: 'Reinstall, or run it in the foreground.' });
-        await startInTmux(tmux, WATCHDOG_TMUX, argv, ctx.env, paths.home);
-        io.out(`Watchdog started in tmux session '${WATCHDOG_TMUX}' (log: ${paths.watchdogLog})`);
-        io.out(`  Attach: tmux attach -t ${WATCHDOG_TMUX}`);
-        return;
-      }
+      const spec = {
+        label: 'Watchdog',
+        tmuxName: WATCHDOG_TMUX,
+        pidFile: ctx.paths.watchdogPidFile,
+        program: 'discord-watchdog',
+        foregroundArgs: [],
+        logFile: ctx.paths.watchdogLog,
+        companions: [{ label: 'Slash daemon', tmuxName: SLASH_DAEMON_TMUX, pidFile: join(ctx.paths.sessionsDir, 'slash-daemon.pid') }],
+      };
+      if (await handleDaemonFlags(ctx, spec, args)) return;
       await runLoop(ctx, args['log-file']);
     },
   });

@@ -20,17 +20,3 @@ export const PROMPT_READY = /(^|[│┃\s])[>❯](\s|$)/m;
 
 /** Claude is working on something (its status line offers an interrupt). */
 export const BUSY = /esc to interrupt|ctrl\+c to interrupt/i;
-
-/** Splits text into ≤ `limit`-character pieces on line breaks where possible. */
-export function chunkText(text: string, limit: number): string[] {
-  const chunks: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    const cut = rest.lastIndexOf('\n', limit);
-    const at = cut > limit / 2 ? cut : limit;
-    chunks.push(rest.slice(0, at));
-    rest = rest.slice(at).replace(/^\n/, '');
-  }
-  if (rest) chunks.push(rest);
-  return chunks;
-}
