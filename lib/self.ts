@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const SOURCE_ROOT = resolve(import.meta.dir, '..');
 
@@ -9,14 +9,12 @@ export function isCompiled(): boolean {
 }
 
 /**
- * The argv that runs one of our programs: the compiled executable beside this one, or
- * `bun bin/<program>.ts` from a source checkout. Null when that program is not there.
+ * The argv that runs one of our programs: this compiled executable with the program's name first,
+ * or `bun bin/<program>.ts` from a source checkout. Null when that program is not there.
  */
 export function programArgv(program: string, args: string[] = []): string[] | null {
-  if (isCompiled()) {
-    const binary = join(dirname(process.execPath), program);
-    return existsSync(binary) ? [binary, ...args] : null;
-  }
+  // The compiled executable is multi-call: it runs the program named by its first argument.
+  if (isCompiled()) return [process.execPath, program, ...args];
   const script = join(SOURCE_ROOT, 'bin', `${program}.ts`);
   return existsSync(script) ? [process.execPath, script, ...args] : null;
 }
