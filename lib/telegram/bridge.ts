@@ -16,6 +16,7 @@ import { BRIDGE_SERVER_NAME, type BridgeToRouter, LineDecoder, type RouterToBrid
 /** Telegram's message length limit. */
 const TEXT_LIMIT = 4096;
 const RECONNECT_MS = 1000;
+const ORPHAN_CHECK_MS = 2000;
 
 export interface BridgeOptions {
   chatId: string;
@@ -155,6 +156,10 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const stop = new AbortController();
   options.signal.addEventListener('abort', () => stop.abort(), { once: true });
   void closed.then(() => stop.abort());
+  // The SDK's stdio transport may not notice Claude Code going away: a bridge whose parent is gone stops.
+  const parent = process.ppid;
+  const orphanCheck = setInterval(() => process.ppid !== parent && stop.abort(), ORPHAN_CHECK_MS);
+  stop.signal.addEventListener('abort', () => clearInterval(orphanCheck), { once: true });
   while (!stop.signal.aborted) {
     try {
       await connectOnce();

@@ -21,7 +21,7 @@
  * - prints `> ` and stays until SIGTERM/SIGHUP/SIGINT: closes stdin of every server, SIGTERMs what is
  *   still alive after a short grace, SIGKILLs after another, and exits 0.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -49,6 +49,62 @@ interface Connected {
   transport: StdioClientTransport;
   pid: number | null;
 }
+
+// --- Shutdown -----------------------------------------------------------------------------------------
+const connected: Connected[] = [];
+/** Every transport started, connected or not: each may own a child process. */
+const transports: StdioClientTransport[] = [];
+let shuttingDown = false;
+
+/** Running, not a zombie: a child that exited counts as gone even before it is reaped. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {}
+  try {
+    process.kill(pid, 0);
+    return !existsSync('/proc/self/stat');
+  } catch {
+    return false;
+  }
+}
+
+async function closeAll(): Promise<void> {
+  const pids = transports.map((t) => t.pid).filter((p): p is number => typeof p === 'number');
+  // transport.close() ends the child's stdin, then escalates slowly (2 s steps); we escalate faster.
+  for (const t of transports) void t.close().catch(() => {});
+  const waitGone = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (pids.some(alive) && Date.now() < deadline) await Bun.sleep(20);
+  };
+  await waitGone(TERM_GRACE_MS);
+  for (const pid of pids.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+  }
+  await waitGone(KILL_GRACE_MS);
+  for (const pid of pids.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+let closing: Promise<void> | null = null;
+/** Cleans up the servers once (a second signal waits for the first cleanup), then exits. */
+async function shutdown(code: number): Promise<never> {
+  shuttingDown = true;
+  closing ??= closeAll();
+  await closing;
+  process.exit(code);
+}
+
+// Signals end us with status 0 from the first moment (servers started by then are cleaned up).
+for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, () => void shutdown(0));
+// A hung-up pane makes writes fail: nothing to report then.
+process.stdout.on('error', () => {});
 
 const argv = process.argv.slice(2);
 const root = process.env.CLAUDE_CONFIG_DIR || join(process.env.HOME ?? '/', '.claude');
@@ -90,10 +146,16 @@ const cwd = logicalCwd();
   renameSync(`${rec}.cwd.tmp`, `${rec}.cwd`);
 }
 
+/** Synchronous, so what is printed right before process.exit() reaches the pane. */
 const say = (text: string): void => {
-  try {
-    process.stdout.write(text);
-  } catch {}
+  let buffer = Buffer.from(text);
+  for (let tries = 0; buffer.length && tries < 100; tries++) {
+    try {
+      buffer = buffer.subarray(writeSync(1, buffer));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return; // a hung-up pane: nothing to report
+    }
+  }
 };
 /** Once the prompt is shown, a line printed later redraws it below (like a TUI would). */
 let promptShown = false;
@@ -135,7 +197,6 @@ const devChannels: string[] = [];
       case '--version':
         line(`${VERSION} (Claude Code)`);
         process.exit(0);
-      // falls through (unreachable)
       case '--mcp-config': {
         const v = values(i + 1);
         mcpConfigs.push(...v);
@@ -202,55 +263,6 @@ function nextLine(): Promise<string | null> {
   if (stdinEnded) return Promise.resolve(null);
   return new Promise((resolve) => (waiter = resolve));
 }
-
-// --- Shutdown -----------------------------------------------------------------------------------------
-const connected: Connected[] = [];
-/** Every transport started, connected or not: each may own a child process. */
-const transports: StdioClientTransport[] = [];
-let shuttingDown = false;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function closeAll(): Promise<void> {
-  const pids = transports.map((t) => t.pid).filter((p): p is number => typeof p === 'number');
-  // transport.close() ends the child's stdin, then escalates slowly (2 s steps); we escalate faster.
-  for (const t of transports) void t.close().catch(() => {});
-  const waitGone = async (ms: number) => {
-    const deadline = Date.now() + ms;
-    while (pids.some(alive) && Date.now() < deadline) await Bun.sleep(20);
-  };
-  await waitGone(TERM_GRACE_MS);
-  for (const pid of pids.filter(alive)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {}
-  }
-  await waitGone(KILL_GRACE_MS);
-  for (const pid of pids.filter(alive)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-}
-
-async function shutdown(code: number): Promise<never> {
-  if (!shuttingDown) {
-    shuttingDown = true;
-    await closeAll();
-  }
-  process.exit(code);
-}
-
-for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(signal, () => void shutdown(0));
-// A hung-up pane makes writes fail: nothing to report then.
-process.stdout.on('error', () => {});
 
 // --- Development channels dialog ----------------------------------------------------------------------
 const channelNames = devChannels.filter((c) => c.startsWith('server:')).map((c) => c.slice('server:'.length));
@@ -331,6 +343,9 @@ async function connect(name: string, config: ServerConfig): Promise<Connected> {
     }
   };
   client.onerror = (error) => line(`[${name}] error: ${error.message}`);
+  client.onclose = () => {
+    if (!shuttingDown) line(`[${name}] MCP server disconnected`);
+  };
   await client.connect(transport);
   if (channel && !client.getServerCapabilities()?.experimental?.['claude/channel']) {
     throw new Error("the server did not declare the experimental 'claude/channel' capability");
