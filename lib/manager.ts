@@ -397,15 +397,29 @@ export class SessionManager {
 
   /** The status of every registered session, from one tmux listing. */
   async list(): Promise<SessionRow[]> {
+    // The tmux listing runs while the registry and state files are read.
+    const live = this.liveSessions();
     const registry = this.registry();
-    const live = await this.liveSessions();
-    const now = this.deps.clock.now() / 1000;
-    return sortedEntries(registry).map(([id, entry]) => {
+    const rows = sortedEntries(registry).map(([id, entry]) => {
       const dir = this.stateDir(id);
-      const info = live.get(entry.tmux);
+      return {
+        id,
+        entry,
+        dir,
+        suspended: hasState(dir, 'suspended'),
+        crash: loadCrashState(dir),
+        workdir: readState(dir, 'workdir') ?? null,
+        profile: readState(dir, 'profile') || 'default',
+        sessionId: readState(dir, 'sessionId') ?? null,
+        pinned: hasState(dir, 'pinned'),
+      };
+    });
+    const sessions = await live;
+    const now = this.deps.clock.now() / 1000;
+    return rows.map(({ id, entry, dir, suspended, crash, workdir, profile, sessionId, pinned }) => {
+      const info = sessions.get(entry.tmux);
       const up = Boolean(info && !info.dead);
-      const crash = loadCrashState(dir);
-      const status: SessionStatus = up ? 'UP' : hasState(dir, 'suspended') ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
+      const status: SessionStatus = up ? 'UP' : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
       return {
         id,
         status,
@@ -414,10 +428,10 @@ export class SessionManager {
         tmux: entry.tmux,
         parent: entry.parent,
         created: entry.created,
-        workdir: readState(dir, 'workdir') ?? null,
-        profile: readState(dir, 'profile') || 'default',
-        sessionId: readState(dir, 'sessionId') ?? null,
-        pinned: hasState(dir, 'pinned'),
+        workdir,
+        profile,
+        sessionId,
+        pinned,
         idleSeconds: up && info ? Math.max(0, Math.round(now - info.activity)) : null,
         lastExit: readState(dir, 'lastExit') ?? null,
         crash: { quickDeaths: crash.quickDeaths, backoffUntil: crash.backoffUntil },

@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOptionalFile } from './config.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
@@ -32,7 +32,7 @@ export function removeState(dir: string, file: StateFile): void {
 }
 
 export function hasState(dir: string, file: StateFile): boolean {
-  return readOptionalFile(join(dir, STATE_FILES[file])) !== undefined;
+  return existsSync(join(dir, STATE_FILES[file]));
 }
 
 export interface AccessOptions {

@@ -1,4 +1,4 @@
-import { DiscordAPIError, HTTPError, REST, RateLimitError } from 'discord.js';
+import type { REST } from '@discordjs/rest';
 import { CrsError } from '../errors.ts';
 import type { Env } from '../paths.ts';
 
@@ -40,23 +40,35 @@ export interface DiscordApiOptions {
 /** The few Discord REST calls the engine makes, on discord.js's REST client, with errors made plain. */
 export class DiscordApi {
   readonly baseUrl: string;
-  private readonly rest: REST;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+  private client: Promise<{ rest: REST; errors: typeof import('@discordjs/rest') }> | undefined;
   private rateLimits: number[] = [];
 
   constructor(options: DiscordApiOptions) {
     this.baseUrl = (options.baseUrl || DEFAULT_DISCORD_API_URL).replace(/\/+$/, '');
-    this.rest = new REST({
-      api: this.baseUrl,
-      retries: 1,
-      timeout: options.timeoutMs ?? 15_000,
-      rejectOnRateLimit: (info) => {
-        // Short limits are waited out, but not forever: a bot that stays limited is reported.
-        const now = Date.now();
-        this.rateLimits = this.rateLimits.filter((t) => now - t < 60_000).concat(now);
-        return info.retryAfter > MAX_RATE_LIMIT_WAIT_MS || this.rateLimits.length > MAX_RATE_LIMITS_PER_MINUTE;
-      },
-      makeRequest: fetch as never,
-    }).setToken(options.token);
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  /** discord.js's REST client, loaded on first use so commands that never call Discord start fast. */
+  private rest() {
+    this.client ??= import('@discordjs/rest').then((errors) => ({
+      errors,
+      rest: new errors.REST({
+        api: this.baseUrl,
+        retries: 1,
+        timeout: this.timeoutMs,
+        rejectOnRateLimit: (info) => {
+          // Short limits are waited out, but not forever: a bot that stays limited is reported.
+          const now = Date.now();
+          this.rateLimits = this.rateLimits.filter((t) => now - t < 60_000).concat(now);
+          return info.retryAfter > MAX_RATE_LIMIT_WAIT_MS || this.rateLimits.length > MAX_RATE_LIMITS_PER_MINUTE;
+        },
+        makeRequest: fetch as never,
+      }).setToken(this.token),
+    }));
+    return this.client;
   }
 
   async getGuild(guildId: string): Promise<{ id: string; name: string }> {
@@ -77,8 +89,9 @@ export class DiscordApi {
     try {
       return await this.call('GET', `/channels/${channelId}`, undefined, true);
     } catch (error) {
-      if (error instanceof DiscordAPIError && error.status === 404) return null;
-      throw this.wrap(error, 'GET', `/channels/${channelId}`);
+      const { errors } = await this.rest();
+      if (error instanceof errors.DiscordAPIError && error.status === 404) return null;
+      throw this.wrap(error, 'GET', `/channels/${channelId}`, errors);
     }
   }
 
@@ -97,21 +110,22 @@ export class DiscordApi {
 
   private async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, raw = false): Promise<T> {
     const [route, query] = path.split('?') as [`/${string}`, string | undefined];
+    const { rest, errors } = await this.rest();
     try {
       const options = { body, query: query ? new URLSearchParams(query) : undefined };
-      if (method === 'GET') return (await this.rest.get(route, options)) as T;
-      if (method === 'POST') return (await this.rest.post(route, options)) as T;
-      return (await this.rest.patch(route, options)) as T;
+      if (method === 'GET') return (await rest.get(route, options)) as T;
+      if (method === 'POST') return (await rest.post(route, options)) as T;
+      return (await rest.patch(route, options)) as T;
     } catch (error) {
       if (raw) throw error;
-      throw this.wrap(error, method, path);
+      throw this.wrap(error, method, path, errors);
     }
   }
 
   /** One line that names the request, what Discord said, and what to do about it. */
-  private wrap(error: unknown, method: string, path: string): CrsError {
+  private wrap(error: unknown, method: string, path: string, errors: typeof import('@discordjs/rest')): CrsError {
     const url = `${this.baseUrl}/v10${path}`;
-    if (error instanceof DiscordAPIError || error instanceof HTTPError) {
+    if (error instanceof errors.DiscordAPIError || error instanceof errors.HTTPError) {
       const status = error.status;
       const hints: Record<number, string> = {
         401: 'The bot token was rejected: check DISCORD_BOT_TOKEN in ~/.claude/channels/discord/.env.',
@@ -124,7 +138,7 @@ export class DiscordApi {
         hint: hints[status] ?? (status >= 500 ? 'Discord is having trouble: try again later.' : undefined),
       });
     }
-    if (error instanceof RateLimitError) {
+    if (error instanceof errors.RateLimitError) {
       return new CrsError(`Discord ${method} ${url} is rate limited for ${Math.ceil(error.retryAfter / 1000)} s.`, {
         cause: error,
         hint: 'Try again after that.',
