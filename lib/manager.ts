@@ -130,9 +130,16 @@ export class SessionManager {
     return this.deps.paths;
   }
 
-  /** config.env is read on every call, so a long-running daemon follows edits. */
+  private cachedConfig: { stamp: string; config: Config } | undefined;
+
+  /** config.env as it is now: re-read whenever the file changes, so a long-running daemon follows edits. */
   config(): Config {
-    return loadConfig(this.platform, this.paths, this.deps.env);
+    const stat = statSync(this.paths.configFile, { throwIfNoEntry: false });
+    const stamp = stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : 'none';
+    if (this.cachedConfig?.stamp !== stamp) {
+      this.cachedConfig = { stamp, config: loadConfig(this.platform, this.paths, this.deps.env) };
+    }
+    return this.cachedConfig.config;
   }
 
   registry(): Registry {
