@@ -8,7 +8,6 @@ import { assertId } from '../paths.ts';
 import { readState } from '../state.ts';
 import { type DiscordApi, type DiscordChannel, type DiscordMessage, SESSION_CHANNEL_TYPES } from './api.ts';
 
-export const DEFAULT_THREAD_CONTEXT = 20;
 
 /** One line of a discovery or cleanup report. */
 export interface ReportLine {
