@@ -8,7 +8,6 @@ import { assertId } from '../paths.ts';
 import { readState } from '../state.ts';
 import { type DiscordApi, type DiscordChannel, type DiscordMessage, SESSION_CHANNEL_TYPES } from './api.ts';
 
-
 /** One line of a discovery or cleanup report. */
 export interface ReportLine {
   kind: 'NEW' | 'EXISTS' | 'STALE' | 'OK' | 'ERROR';
