@@ -1,0 +1,78 @@
+/**
+ * The real Claude Code CLI for end-to-end tests (TESTING.md, "The real Claude Code, offline").
+ *
+ * The pinned `@anthropic-ai/claude-code` is installed once into a cache folder outside the project
+ * (`$CRS_CLAUDE_CODE_CACHE`, default `~/.cache/claude-remote-sessions/claude-code-<version>`), so the
+ * newcomer's `bun install` never downloads its ~235 MB; `.ci/run` installs it before the tests, and
+ * a test that finds it missing installs it the same way (`bun scripts/claude-code.ts`).
+ *
+ * `prepareClaudeConfig` writes a throwaway config dir that starts straight into a session: onboarding
+ * done, the fake key approved, the given folders trusted, the bypass warning accepted, the channel
+ * feature flags cached (the CLI reads that cache offline), and `settings.json` pointing the CLI at the
+ * loopback Messages API. Sessions started by our programs inherit all of it through
+ * `CLAUDE_CONFIG_DIR`, so nothing test-only reaches the launch code.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLAUDE_CODE_VERSION, claudeCodeBinary, installClaudeCode } from '../../scripts/claude-code.ts';
+
+export { CLAUDE_CODE_VERSION };
+
+/** A fake key in the CLI's format; never a credential. */
+export const FAKE_API_KEY = 'sk-ant-api03-loopback-test-key-0000000000000000000000000000';
+
+/** The real `claude` binary, installed into the cache on first use. */
+export async function realClaude(): Promise<string> {
+  const bin = claudeCodeBinary();
+  if (existsSync(bin)) return bin;
+  return installClaudeCode();
+}
+
+export interface ClaudeConfigOptions {
+  /** The loopback Messages API (`FakeAnthropic.url`). */
+  apiUrl: string;
+  /** Folders whose trust dialog is already answered (subfolders are covered too). */
+  trusted?: string[];
+  /** Whether the bypass-permissions warning was accepted before (default true). */
+  bypassAccepted?: boolean;
+  /** Server-side feature flags as the CLI cached them (default: channels and permission relay on). */
+  features?: Record<string, unknown>;
+  /** Extra `settings.json` keys (hooks, permissions, ...). */
+  settings?: Record<string, unknown>;
+  /** Extra env for every session of this config dir (through settings.json). */
+  env?: Record<string, string>;
+}
+
+/** Writes `<dir>/.claude.json` and `<dir>/settings.json` for a config dir the real CLI starts from without a screen. */
+export function prepareClaudeConfig(dir: string, options: ClaudeConfigOptions): void {
+  mkdirSync(dir, { recursive: true });
+  const projects: Record<string, unknown> = {};
+  for (const folder of options.trusted ?? []) projects[folder] = { hasTrustDialogAccepted: true, allowedTools: [] };
+  const state = {
+    hasCompletedOnboarding: true,
+    lastOnboardingVersion: CLAUDE_CODE_VERSION,
+    customApiKeyResponses: { approved: [FAKE_API_KEY.slice(-20)], rejected: [] },
+    projects,
+    cachedGrowthBookFeatures: options.features ?? { tengu_harbor: true, tengu_harbor_permissions: true },
+  };
+  writeFileSync(join(dir, '.claude.json'), `${JSON.stringify(state, null, 2)}\n`);
+  const settings = {
+    ...(options.bypassAccepted === false ? {} : { skipDangerousModePermissionPrompt: true }),
+    ...options.settings,
+    env: { ANTHROPIC_BASE_URL: options.apiUrl, ANTHROPIC_API_KEY: FAKE_API_KEY, DISABLE_AUTOUPDATER: '1', ...options.env },
+  };
+  writeFileSync(join(dir, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** Marks one more folder trusted in a prepared config dir. */
+export function trustFolder(dir: string, folder: string): void {
+  const file = join(dir, '.claude.json');
+  const state = JSON.parse(readFileSync(file, 'utf8'));
+  state.projects[folder] = { hasTrustDialogAccepted: true, allowedTools: [] };
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Whether this process runs as root (the real CLI then needs IS_SANDBOX=1 for bypass modes). */
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
