@@ -21,6 +21,8 @@ export interface Config {
   /** Unset = `--dangerously-skip-permissions`, as the original skill ran. */
   permissionMode?: PermissionMode;
   threadContextLimit: number;
+  /** `IS_SANDBOX` of the file (never of the environment): sessions get `IS_SANDBOX=1`, so a bypass mode runs as root. */
+  sandbox?: boolean;
   /** Every key of the file, for platform-specific extras. */
   raw: Record<string, string>;
 }
@@ -69,6 +71,9 @@ export function loadConfig(platform: Platform, paths: Paths, env: Env): Config {
   if (mode !== undefined && !(PERMISSION_MODES as readonly string[]).includes(mode)) {
     bad('CLAUDE_PERMISSION_MODE', mode, `one of ${PERMISSION_MODES.join(', ')}`);
   }
+  // Only the file opts in: an IS_SANDBOX exported by a shell must not switch the root check off by accident.
+  const sandbox = (raw.IS_SANDBOX ?? '').trim().toLowerCase();
+  if (!['', '0', 'false', 'no', '1', 'true', 'yes'].includes(sandbox)) bad('IS_SANDBOX', raw.IS_SANDBOX!, '1, true, yes, 0, false or no');
 
   return {
     file: paths.configFile,
@@ -82,6 +87,7 @@ export function loadConfig(platform: Platform, paths: Paths, env: Env): Config {
     statusChannelId: id(`${P}_STATUS_CHANNEL_ID`),
     permissionMode: mode as PermissionMode | undefined,
     threadContextLimit: number(`${P}_THREAD_CONTEXT_LIMIT`, 20, 0),
+    sandbox: ['1', 'true', 'yes'].includes(sandbox),
     raw,
   };
 }

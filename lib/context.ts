@@ -22,6 +22,8 @@ export function createAppContext(platform: Platform, env: Env, clock: Clock = sy
   const tmux = new Tmux(createTmuxRunner(tmuxOptions));
   // Telegram sessions get their chat's messages from the router through the bridge channel.
   const telegram = platform.key === 'telegram' ? { channelArgs: telegramChannelArgs(env, paths), afterStart: answerDevChannelDialog(tmux, clock) } : {};
-  const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude', ...telegram });
+  // CRS_UID (a test seam) sets the uid the root check sees, so both cases are tested whoever runs the tests.
+  const uid = /^[0-9]+$/.test(env.CRS_UID ?? '') ? Number(env.CRS_UID) : process.getuid?.();
+  const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude', uid, ...telegram });
   return { platform, env, paths, tmuxOptions, tmux, clock, manager };
 }

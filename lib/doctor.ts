@@ -1,14 +1,36 @@
 import { statSync } from 'node:fs';
-import { loadProfiles, loadStringMap, loadWorkdirMap } from './config.ts';
+import { join } from 'node:path';
+import { expandHome, loadProfiles, loadStringMap, loadWorkdirMap, resolveProfile } from './config.ts';
 import { formatError } from './errors.ts';
 import type { SessionManager } from './manager.ts';
+import { type ChannelOffKey, findChannelOffKeys, formatChannelOffKeys, isBypassMode, loadSettingsEnv, profileOptsIn, rootBypassError } from './preflight.ts';
+
+/** The oldest Claude Code with channels (`--channels`) and the flags the sessions are started with. */
+export const MIN_CLAUDE_VERSION = '2.1.80';
 
 export interface Check {
   name: string;
   ok: boolean;
   detail: string;
-  /** What to do when it failed. */
+  /** What to do when it failed (or, for a warning, what to consider). */
   fix?: string;
+  /** Passed, but with something worth acting on: shown as `!`, does not fail doctor. */
+  warning?: boolean;
+}
+
+/** `[2, 1, 197]` from `2.1.197 (Claude Code)`, or null when no version is in the text. */
+export function parseVersion(text: string): number[] | null {
+  const match = /(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return match ? match.slice(1, 4).map(Number) : null;
+}
+
+/** Negative when a < b, 0 when equal, positive when a > b. */
+export function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const diff = (a[i] ?? 0) - (b[i] ?? 0);
+    if (diff) return diff;
+  }
+  return 0;
 }
 
 async function version(argv: string[], env: Record<string, string | undefined>): Promise<string | null> {
@@ -50,9 +72,21 @@ export async function runDoctor(manager: SessionManager, remote: Array<[string, 
     await check('claude', async () => {
       const bin = manager.resolveClaude();
       const v = await version([bin, '--version'], env);
-      return v ? { ok: true, detail: `${bin} ${v}` } : { ok: false, detail: `${bin} did not answer --version`, fix: 'Reinstall Claude Code (≥ 2.1.80).' };
+      if (!v) return { ok: false, detail: `${bin} did not answer --version`, fix: `Reinstall Claude Code (≥ ${MIN_CLAUDE_VERSION}).` };
+      const parsed = parseVersion(v);
+      if (!parsed) return { ok: true, warning: true, detail: `${bin} ${v}`, fix: `No version number in that answer; Claude Code ${MIN_CLAUDE_VERSION} or later is needed.` };
+      if (compareVersions(parsed, parseVersion(MIN_CLAUDE_VERSION)!) < 0) {
+        return {
+          ok: false,
+          detail: `${bin} ${v} is older than ${MIN_CLAUDE_VERSION}`,
+          fix: `Update Claude Code (\`claude update\` or \`npm install -g @anthropic-ai/claude-code@latest\`): sessions need ${MIN_CLAUDE_VERSION} or later for --channels.`,
+        };
+      }
+      return { ok: true, detail: `${bin} ${v}` };
     }),
   );
+  checks.push(await check('root', () => checkRoot(manager)));
+  checks.push(await check('channel-off keys', () => checkChannelOffKeys(manager)));
   checks.push(
     await check('bot token', () => {
       manager.botToken();
@@ -104,4 +138,46 @@ export async function runDoctor(manager: SessionManager, remote: Array<[string, 
     for (const [name, fn] of remote) checks.push(await check(name, async () => ({ ok: true, detail: await fn() })));
   }
   return checks;
+}
+
+/** As root, Claude Code refuses the bypass modes unless IS_SANDBOX=1 (config.env, or every profile). */
+function checkRoot(manager: SessionManager): Omit<Check, 'name'> {
+  const uid = manager.uid;
+  if (uid !== 0) return { ok: true, detail: `not root (uid ${uid ?? 'unknown'})` };
+  const config = manager.config();
+  if (!isBypassMode(config)) return { ok: true, detail: `root, CLAUDE_PERMISSION_MODE=${config.permissionMode} (not a bypass mode)` };
+  if (config.sandbox) return { ok: true, detail: `root, IS_SANDBOX=1 in ${config.file}` };
+  const profiles = loadProfiles(manager.paths, manager.deps.env);
+  const refused = manager.profileNames().filter((name) => !profileOptsIn(resolveProfile(profiles, name, manager.paths.profilesFile)));
+  if (!refused.length) return { ok: true, detail: `root, IS_SANDBOX=1 in every profile of ${manager.paths.profilesFile}` };
+  const error = rootBypassError(config);
+  const which = refused.length < manager.profileNames().length ? ` (profiles without IS_SANDBOX=1: ${refused.join(', ')})` : '';
+  return { ok: false, detail: `root in a bypass mode: Claude Code exits at once, no session can start${which}`, fix: error.hint };
+}
+
+/**
+ * Keys that switch channels off, wherever a session could get them: config.env, every profile,
+ * the settings.json `env` of our config dir and of each profile's CLAUDE_CONFIG_DIR, and this
+ * environment (a tmux server started from it hands it to every session).
+ */
+function checkChannelOffKeys(manager: SessionManager): Omit<Check, 'name'> {
+  const { paths } = manager;
+  const env = manager.deps.env;
+  const config = manager.config();
+  const profiles = loadProfiles(paths, env);
+  const found: ChannelOffKey[] = [...findChannelOffKeys(config.raw, config.file)];
+  for (const [name, values] of Object.entries(profiles)) found.push(...findChannelOffKeys(values, `${paths.profilesFile} [${name}]`));
+  const configDirs = new Set([paths.root, ...Object.values(profiles).flatMap((p) => (p.CLAUDE_CONFIG_DIR ? [expandHome(p.CLAUDE_CONFIG_DIR, paths.home)] : []))]);
+  for (const dir of configDirs) {
+    const file = join(dir, 'settings.json');
+    found.push(...findChannelOffKeys(loadSettingsEnv(file), `the env of ${file}`));
+  }
+  found.push(...findChannelOffKeys(env, 'this shell\'s environment'));
+  if (!found.length) return { ok: true, detail: 'none of DISABLE_TELEMETRY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DO_NOT_TRACK, DISABLE_GROWTHBOOK is set' };
+  return {
+    ok: true,
+    warning: true,
+    detail: formatChannelOffKeys(found),
+    fix: `Remove ${found.length === 1 ? 'it' : 'them'} for channel sessions: Claude Code switches channels off with any of them, and every channel session that gets one is deaf.`,
+  };
 }

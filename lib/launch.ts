@@ -61,6 +61,8 @@ export function buildLaunch(options: LaunchOptions): Launch {
   for (const [key, value] of Object.entries(profile)) {
     if (!(key in PROFILE_FLAGS) && !(STRIPPED_ENV as readonly string[]).includes(key)) env[key] = value;
   }
+  // The CLI takes exactly "1"; config.env's opt-in wins over a profile's value.
+  if (config.sandbox) env.IS_SANDBOX = '1';
   env[platform.stateDirVar] = options.stateDir;
   return { argv, env };
 }

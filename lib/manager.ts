@@ -14,11 +14,12 @@ import {
   resolveProfile,
 } from './config.ts';
 import { parseEnvText } from './env-file.ts';
-import { CrsError } from './errors.ts';
+import { CrsError, formatError } from './errors.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { buildLaunch, formatLabel } from './launch.ts';
 import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from './paths.ts';
 import type { Platform } from './platform.ts';
+import { rootRefusal } from './preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from './registry.ts';
 import { freshSessionId, launchMode, sessionIdFor } from './session-id.ts';
 import { ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from './state.ts';
@@ -45,6 +46,8 @@ export interface ManagerDeps {
   channelArgs?: (id: string, session: { stateDir: string; profile: Record<string, string> }) => string[] | undefined;
   /** Runs after a session's tmux pane started (e.g. answers a startup dialog); awaited. */
   afterStart?: (tmuxName: string) => Promise<void>;
+  /** The user id the root check sees; default this process's (`process.getuid()`). */
+  uid?: number;
 }
 
 export interface SpawnOptions {
@@ -249,6 +252,7 @@ export class SessionManager {
       fresh: Boolean(options.fresh),
       systemPrompt: options.systemPrompt,
     };
+    this.assertMayStart(config, plan.profile);
     removeState(dir, 'suspended');
     return this.start(plan, config, live, true);
   }
@@ -275,7 +279,27 @@ export class SessionManager {
       sessionId: overrides.fresh ? freshSessionId() : readState(dir, 'sessionId') || sessionIdFor(id),
       fresh: Boolean(overrides.fresh),
     };
+    this.assertMayStart(config, plan.profile);
     return this.start(plan, config, live, resetCrashes);
+  }
+
+  /**
+   * Throws, before anything is written or started, when Claude Code would exit at once: as root it
+   * refuses a bypass mode unless IS_SANDBOX=1 (from config.env or the session's profile).
+   */
+  assertMayStart(config: Config, profile: Record<string, string>): void {
+    const refusal = rootRefusal(this.uid, config, profile);
+    if (refusal) throw refusal;
+  }
+
+  /** The user id sessions run as (0 = root). */
+  get uid(): number | undefined {
+    return this.deps.uid ?? process.getuid?.();
+  }
+
+  /** The profile a registered session starts with: `override`, else the one it had, else its name's. */
+  private startProfile(id: string, name: string, override?: string): Record<string, string> {
+    return this.profileSettings(override ?? (readState(this.stateDir(id), 'profile') || this.resolveProfileName(name)));
   }
 
   private aliveResult(id: string, entry: RegistryEntry | undefined): SpawnResult {
@@ -468,7 +492,7 @@ export class SessionManager {
         }
         report.respawned.push(await this.respawn(id));
       } catch (error) {
-        report.failed.push({ id, tmux: entry.tmux, error: error instanceof Error ? error.message : String(error) });
+        report.failed.push({ id, tmux: entry.tmux, error: formatError(error) });
       }
     }
     return report;
@@ -527,6 +551,7 @@ export class SessionManager {
     }
     if (options.workdir) this.resolveWorkdir(entry.name, options.workdir, config);
     if (options.profile) this.profileSettings(options.profile);
+    this.assertMayStart(config, this.startProfile(id, entry.name, options.profile));
     const live = (await this.liveSessions()).get(this.tmuxName(id));
     removeState(this.stateDir(id), 'suspended');
     return this.respawn(id, live, true, options);
@@ -545,12 +570,16 @@ export class SessionManager {
   /** Clears the suspended mark and starts the session again (same conversation). */
   async wake(id: string): Promise<SpawnResult> {
     assertId(this.platform, id);
-    if (!this.registry()[id]) {
+    const entry = this.registry()[id];
+    if (!entry) {
       throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
     }
-    removeState(this.stateDir(id), 'suspended');
     const info = (await this.liveSessions()).get(this.tmuxName(id));
-    if (info && !info.dead) return this.aliveResult(id, this.registry()[id]);
+    const up = Boolean(info && !info.dead);
+    // A session that cannot start stays suspended.
+    if (!up) this.assertMayStart(this.config(), this.startProfile(id, entry.name));
+    removeState(this.stateDir(id), 'suspended');
+    if (up) return this.aliveResult(id, entry);
     return this.respawn(id, info, true);
   }
 

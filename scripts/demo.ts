@@ -72,7 +72,8 @@ try {
   mkdirSync(join(env.CLAUDE_CONFIG_DIR, 'channels/discord'), { recursive: true });
   mkdirSync(join(env.CLAUDE_CONFIG_DIR, 'discord-sessions'), { recursive: true });
   writeFileSync(join(env.CLAUDE_CONFIG_DIR, 'channels/discord/.env'), `DISCORD_BOT_TOKEN=${fake.token}\n`, { mode: 0o600 });
-  writeFileSync(join(env.CLAUDE_CONFIG_DIR, 'discord-sessions/config.env'), `DISCORD_ALLOWED_USER_ID="${OWNER_ID}"\nDISCORD_GUILD_ID="${fake.guildId}"\nDISCORD_SESSION_WORKDIR="${workdir}"\n`);
+  // IS_SANDBOX=1: this throwaway setup may run as root (a container); a real one should not need it.
+  writeFileSync(join(env.CLAUDE_CONFIG_DIR, 'discord-sessions/config.env'), `DISCORD_ALLOWED_USER_ID="${OWNER_ID}"\nDISCORD_GUILD_ID="${fake.guildId}"\nDISCORD_SESSION_WORKDIR="${workdir}"\nIS_SANDBOX=1\n`);
   writeFileSync(join(env.CLAUDE_CONFIG_DIR, 'discord-sessions/workdir-map.json'), JSON.stringify({ api: join(workdir, 'api') }, null, 2));
   console.log(`A fake Discord guild on ${fake.url}: #general, #api, #design, a voice channel and the thread "release-plan".`);
   console.log('#api is mapped to its own project folder in workdir-map.json; a stand-in plays claude.');

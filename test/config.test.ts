@@ -74,6 +74,7 @@ describe('loadConfig', () => {
       statusChannelId: undefined,
       permissionMode: undefined,
       threadContextLimit: 20,
+      sandbox: false,
       raw: {},
     });
   });
@@ -148,6 +149,8 @@ describe('loadConfig', () => {
     ['DISCORD_STATUS_CHANNEL_ID', '#status', /a numeric Discord id/],
     ['DISCORD_ALLOWED_USER_ID', '111,bob', /a numeric user id/],
     ['CLAUDE_PERMISSION_MODE', 'yolo', /one of acceptEdits, auto, bypassPermissions, default, dontAsk, plan/],
+    ['IS_SANDBOX', 'maybe', /is not 1, true, yes, 0, false or no/],
+    ['IS_SANDBOX', '2', /is not 1, true, yes, 0, false or no/],
   ])('%s=%j is refused with the file and the key', (key, value, expected) => {
     writeConfig(`DISCORD_GUILD_ID=123456\n${key}="${value}"`);
     const error = thrown(() => loadConfig(DISCORD, paths, env));
@@ -155,6 +158,27 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(expected);
     expect(error.hint).toBe(`Fix ${key} in ${paths.configFile}.`);
     expect(error.exitCode).toBe(1);
+  });
+
+  test.each<[string, boolean]>([
+    ['1', true],
+    ['true', true],
+    ['TRUE', true],
+    ['Yes', true],
+    [' yes ', true],
+    ['0', false],
+    ['false', false],
+    ['No', false],
+    ['', false],
+  ])('IS_SANDBOX=%j opts in: %p', (value, expected) => {
+    writeConfig(`IS_SANDBOX="${value}"`);
+    expect(loadConfig(DISCORD, paths, env).sandbox).toBe(expected);
+  });
+
+  test('IS_SANDBOX is read from the file only, never from the environment', () => {
+    writeConfig('DISCORD_GUILD_ID=123456');
+    expect(loadConfig(DISCORD, paths, { ...env, IS_SANDBOX: '1' }).sandbox).toBe(false);
+    expect(loadConfig(DISCORD, paths, { ...env, IS_SANDBOX: 'garbage' }).sandbox).toBe(false);
   });
 
   test('a bad value from the environment is refused too', () => {

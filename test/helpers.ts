@@ -61,6 +61,8 @@ export class Sandbox {
       CRS_TMUX_SOCKET: join(this.dir, 'tmux.sock'),
       CLAUDE_BIN: FAKE_CLAUDE,
       TMUX_TMPDIR: this.dir,
+      // Tests see a normal user whoever runs them (CI runs as root); a root test sets CRS_UID=0.
+      CRS_UID: '1000',
       ...options.env,
     };
     this.tmux = new Tmux(createTmuxRunner({ socket: this.env.CRS_TMUX_SOCKET, env: this.env }));

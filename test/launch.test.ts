@@ -109,6 +109,14 @@ describe('buildLaunch env', () => {
     expect(env.DISCORD_STATE_DIR).toBe('/state/123456789012345678');
   });
 
+  test('config.env IS_SANDBOX gives every session IS_SANDBOX=1, winning over a profile value', () => {
+    expect(launch({ config: { ...CONFIG, sandbox: true } }).env.IS_SANDBOX).toBe('1');
+    expect(launch({ config: { ...CONFIG, sandbox: true }, profile: { IS_SANDBOX: '0' } }).env.IS_SANDBOX).toBe('1');
+    expect(launch({ config: { ...CONFIG, sandbox: false } }).env).not.toHaveProperty('IS_SANDBOX');
+    // A profile's own value is passed as it is, like any profile key.
+    expect(launch({ profile: { IS_SANDBOX: '1' } }).env.IS_SANDBOX).toBe('1');
+  });
+
   test('telegram sets TELEGRAM_STATE_DIR', () => {
     const { env } = launch({ platform: TELEGRAM, stateDir: '/tg/-100' });
     expect(env.TELEGRAM_STATE_DIR).toBe('/tg/-100');

@@ -8,7 +8,7 @@ import type { Tmux } from '../tmux.ts';
 import type { Duty } from './scheduler.ts';
 
 /** Variables a daemon started in tmux is given explicitly (a tmux session has the server's env, not ours). */
-export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG'] as const;
+export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG', 'CRS_UID'] as const;
 
 export function daemonEnv(env: Env): Record<string, string> {
   const result: Record<string, string> = {};

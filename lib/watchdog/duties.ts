@@ -14,16 +14,30 @@ export interface DutyDeps {
   now: () => number;
 }
 
+/**
+ * Passes on each subject's failure once while it repeats (a start refused as root fails again every
+ * tick); a different error, or a pass without that subject failing, lets the next one through again.
+ */
+export function createRepeatFilter(): <T extends { key: string; error: string }>(failures: T[]) => T[] {
+  let last = new Map<string, string>();
+  return (failures) => {
+    const previous = last;
+    last = new Map(failures.map((f) => [f.key, f.error]));
+    return failures.filter((f) => previous.get(f.key) !== f.error);
+  };
+}
+
 /** Respawns dead sessions (crash-loop guarded). Runs every second, or faster if the config says so. */
 export function respawnDuty({ manager, log }: DutyDeps): Duty {
   const reported = new Set<string>();
+  const newFailures = createRepeatFilter();
   return {
     name: 'respawn',
     everyMs: () => Math.min(LIVENESS_CHECK_MS, manager.config().watchdogIntervalS * 1000),
     async run() {
       const report = await manager.respawnDead();
       for (const result of report.respawned) for (const line of formatSpawn(result)) log.info(line.replace(/^SPAWNED/, 'RESPAWNED'));
-      for (const failure of report.failed) log.error(`respawn ${failure.tmux} failed: ${failure.error}`);
+      for (const failure of newFailures(report.failed.map((f) => ({ ...f, key: f.id })))) log.error(`respawn ${failure.tmux} failed: ${failure.error}`);
       // A backoff is logged once, when it starts (the next try time changes only then).
       for (const b of report.backoff) {
         if (!reported.has(`${b.id}:${b.until}`)) log.warn(formatBackoff(b));
@@ -34,17 +48,20 @@ export function respawnDuty({ manager, log }: DutyDeps): Duty {
 }
 /** Discovers new channels and threads, then refreshes the status topic when one is configured. */
 export function discoverDuty({ manager, log, now }: DutyDeps, api: () => DiscordApi): Duty {
+  const newFailures = createRepeatFilter();
   return {
     name: 'discover',
     everyMs: () => manager.config().discoverIntervalS * 1000,
     async run() {
       const deps = { manager, api: api() };
+      const failures: Array<{ key: string; error: string; name: string }> = [];
       for (const report of [await discoverChannels(deps), await discoverThreads(deps)]) {
         for (const line of report.lines) {
           if (line.kind === 'NEW') log.info(`NEW  ${line.name} (${line.id})  ${line.detail ?? ''}`.trimEnd());
-          if (line.kind === 'ERROR') log.error(`spawn ${line.name} (${line.id}) failed: ${line.detail}`);
+          if (line.kind === 'ERROR') failures.push({ key: line.id, error: line.detail ?? '', name: line.name });
         }
       }
+      for (const f of newFailures(failures)) log.error(`spawn ${f.name} (${f.key}) failed: ${f.error}`);
       if (manager.config().statusChannelId) await setStatus({ ...deps, now: new Date(now()) });
     },
   };

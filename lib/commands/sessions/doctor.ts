@@ -7,13 +7,15 @@ import { CrsError } from '../../errors.ts';
 /** `doctor`: `remote` adds the platform's API checks (guild reachable, bot identity). */
 export default (ctx: CommandContext, remote: (ctx: CommandContext) => Array<[string, () => Promise<string>]> = () => []) =>
   defineCommand({
-    meta: { name: 'doctor', description: 'Check tmux, claude, token, config, files and the API; print each fix' },
+    meta: { name: 'doctor', description: 'Check tmux, claude, root, token, config, files and the API; print each fix' },
     args: { ...jsonArg },
     async run({ args }) {
       const checks: Check[] = await runDoctor(ctx.manager, remote(ctx));
       if (args.json) ctx.io.out(JSON.stringify(checks, null, 2));
-      else for (const c of checks) ctx.io.out(`${c.ok ? '✓' : '✗'} ${c.name.padEnd(18)} ${c.detail}${c.fix ? `\n    → ${c.fix}` : ''}`);
+      else for (const c of checks) ctx.io.out(`${c.ok ? (c.warning ? '!' : '✓') : '✗'} ${c.name.padEnd(18)} ${c.detail}${c.fix ? `\n    → ${c.fix}` : ''}`);
       const failed = checks.filter((c) => !c.ok).length;
       if (failed) throw new CrsError(`${failed} check(s) failed.`, { hint: 'Apply the fixes above and run doctor again.' });
+      const warnings = checks.filter((c) => c.warning).length;
+      if (warnings) ctx.io.log.warn(`${warnings} warning(s): see the lines marked ! above.`);
     },
   });

@@ -2,6 +2,8 @@ import { defineCommand } from 'citty';
 import { idArg, nameArg, workdirArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
 import { formatSpawn } from '../_format.ts';
+import { loadProfiles } from '../../config.ts';
+import { findSessionChannelOffKeys, formatChannelOffWarning } from '../../preflight.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({
@@ -21,5 +23,7 @@ export default (ctx: CommandContext) =>
         fresh: args.fresh,
       });
       for (const line of formatSpawn(result)) ctx.io.out(line);
+      const found = findSessionChannelOffKeys(ctx.manager.config(), loadProfiles(ctx.paths, ctx.env), result.profile, ctx.paths.profilesFile);
+      if (found.length) ctx.io.log.warn(formatChannelOffWarning(found, ctx.platform.label));
     },
   });
