@@ -57,3 +57,39 @@ export function currentCondition(stateDir: string): Condition | undefined {
 export function clearConditions(stateDir: string): void {
   for (const source of Object.keys(FILES) as ConditionSource[]) writeCondition(stateDir, source, undefined);
 }
+
+/** Whether two conditions are the same finding (state and cause), whatever their times and flags. */
+export function isSameCondition(a: Pick<Condition, 'state' | 'cause'> | undefined, b: Pick<Condition, 'state' | 'cause'> | undefined): boolean {
+  return a?.state === b?.state && a?.cause === b?.cause;
+}
+
+/** The condition that counts at `now`: a usage limit whose reset time has passed no longer does. */
+export function activeCondition(stateDir: string, now: number): Condition | undefined {
+  const condition = currentCondition(stateDir);
+  if (condition?.state === 'LIMITED' && condition.until !== undefined && condition.until <= now) {
+    return readCondition(stateDir, 'bridge');
+  }
+  return condition;
+}
+
+/**
+ * Records a condition unless the same one is already recorded (its `since` and `notified` are kept).
+ * Returns what is recorded now.
+ */
+export function recordCondition(stateDir: string, source: ConditionSource, condition: Omit<Condition, 'notified'>): Condition {
+  const previous = readCondition(stateDir, source);
+  if (previous && isSameCondition(previous, condition)) return previous;
+  writeCondition(stateDir, source, condition);
+  return condition;
+}
+
+/**
+ * Claims the telling of a condition: marks it `notified` and returns true, unless it was told already
+ * (or is no longer recorded). Every teller claims first, so the owner hears of a condition once.
+ */
+export function claimNotice(stateDir: string, source: ConditionSource, condition: Pick<Condition, 'state' | 'cause'>): boolean {
+  const recorded = readCondition(stateDir, source);
+  if (!recorded || recorded.notified || !isSameCondition(recorded, condition)) return false;
+  writeCondition(stateDir, source, { ...recorded, notified: true });
+  return true;
+}

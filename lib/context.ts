@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from './clock.ts';
 import { SessionManager } from './manager.ts';
-import { type Env, type Paths, resolvePaths } from './paths.ts';
+import { type Env, type Paths, resolvePaths, stateDirOf } from './paths.ts';
 import type { Platform } from './platform.ts';
 import { answerDevChannelDialog, telegramChannelArgs } from './telegram/launch.ts';
 import { Tmux, type TmuxRunnerOptions, createTmuxRunner } from './tmux.ts';
@@ -21,9 +21,15 @@ export function createAppContext(platform: Platform, env: Env, clock: Clock = sy
   const tmuxOptions: TmuxRunnerOptions = { socket: env.CRS_TMUX_SOCKET || undefined, env };
   const tmux = new Tmux(createTmuxRunner(tmuxOptions));
   // Telegram sessions get their chat's messages from the router through the bridge channel.
-  const telegram = platform.key === 'telegram' ? { channelArgs: telegramChannelArgs(env, paths), afterStart: answerDevChannelDialog(tmux, clock) } : {};
+  const telegram = platform.key === 'telegram' ? { channelArgs: telegramChannelArgs(env, paths), afterStart: answerDevChannelDialog(tmux, clock, (name) => conditionDirOf(platform, paths, name)) } : {};
   // CRS_UID (a test seam) sets the uid the root check sees, so both cases are tested whoever runs the tests.
   const uid = /^[0-9]+$/.test(env.CRS_UID ?? '') ? Number(env.CRS_UID) : process.getuid?.();
   const manager = new SessionManager({ platform, paths, env, tmux, clock, claudeBin: env.CLAUDE_BIN || 'claude', uid, ...telegram });
   return { platform, env, paths, tmuxOptions, tmux, clock, manager };
+}
+
+/** The state dir of the session in tmux session `name` (`tg-<id>`), or undefined for another name. */
+function conditionDirOf(platform: Platform, paths: Paths, name: string): string | undefined {
+  const id = name.slice(platform.prefix.length + 1);
+  return name.startsWith(`${platform.prefix}-`) && platform.idPattern.test(id) ? stateDirOf(platform, paths, id) : undefined;
 }

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './clock.ts';
+import { type Condition, activeCondition, clearConditions } from './condition.ts';
 import { NO_CRASHES, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
   type Config,
@@ -32,7 +33,16 @@ const LAST_EXIT_SCROLLBACK = 500;
 /** Text Claude Code shows while it is working; such a pane is never suspended. */
 const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
 
-export type SessionStatus = 'UP' | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
+/** A running session shows its condition (WAITING, DEAF, LIMITED, LOGGED_OUT) in place of UP. */
+export type SessionStatus = 'UP' | Condition['state'] | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
+
+/** The statuses of a session whose Claude Code runs. */
+export const RUNNING_STATUSES: readonly SessionStatus[] = ['UP', 'WAITING', 'DEAF', 'LIMITED', 'LOGGED_OUT'];
+
+/** Whether the session's Claude Code runs (whatever keeps it from working). */
+export function isRunning(status: SessionStatus): boolean {
+  return RUNNING_STATUSES.includes(status);
+}
 
 export interface ManagerDeps {
   platform: Platform;
@@ -97,6 +107,8 @@ export interface SessionRow {
   lastExit: string | null;
   /** Quick deaths in a row and the time before which no respawn happens (ms since the epoch). */
   crash: { quickDeaths: number; backoffUntil: number };
+  /** What keeps a running session from working (its status says which), with cause and fix. */
+  condition: Condition | null;
 }
 
 /** What one `respawnDead` pass did. */
@@ -329,6 +341,7 @@ export class SessionManager {
     writeState(dir, 'sessionId', plan.sessionId);
     writeState(dir, 'workdir', plan.workdir);
     writeState(dir, 'profile', plan.profileName);
+    clearConditions(dir);
     if (plan.systemPrompt !== undefined) {
       if (plan.systemPrompt) writeState(dir, 'systemPrompt', plan.systemPrompt);
       else removeState(dir, 'systemPrompt');
@@ -450,7 +463,8 @@ export class SessionManager {
     return rows.map(({ id, entry, dir, suspended, crash, workdir, profile, sessionId, pinned }) => {
       const info = sessions.get(entry.tmux);
       const up = Boolean(info && !info.dead);
-      const status: SessionStatus = up ? 'UP' : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
+      const condition = up ? (activeCondition(dir, now * 1000) ?? null) : null;
+      const status: SessionStatus = up ? (condition?.state ?? 'UP') : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
       return {
         id,
         status,
@@ -466,6 +480,7 @@ export class SessionManager {
         idleSeconds: up && info ? Math.max(0, Math.round(now - info.activity)) : null,
         lastExit: readState(dir, 'lastExit') ?? null,
         crash: { quickDeaths: crash.quickDeaths, backoffUntil: crash.backoffUntil },
+        condition,
       };
     });
   }
@@ -604,9 +619,9 @@ export class SessionManager {
   }
 }
 
-/** Counts of UP/DOWN/SUSPENDED/CRASHLOOP sessions, in that order. */
+/** Counts of sessions per status (UP, the conditions, DOWN, SUSPENDED, CRASHLOOP). */
 export function countStatuses(rows: SessionRow[]): Record<SessionRow['status'], number> {
-  const counts = { UP: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
+  const counts = { UP: 0, WAITING: 0, DEAF: 0, LIMITED: 0, LOGGED_OUT: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
   for (const row of rows) counts[row.status]++;
   return counts;
 }

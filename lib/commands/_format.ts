@@ -1,3 +1,4 @@
+import type { Condition } from '../condition.ts';
 import type { ReportLine } from '../discord/sessions.ts';
 import type { RespawnReport, SessionRow, SpawnResult } from '../manager.ts';
 
@@ -23,7 +24,14 @@ export function formatRow(row: SessionRow): string {
     row.pinned ? 'pinned' : '',
     row.status === 'CRASHLOOP' && row.lastExit ? `last: ${lastLine(row.lastExit)}` : '',
   ].filter(Boolean);
-  return `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
+  const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
+  return row.condition ? [line, ...formatCondition(row.condition).map((l) => `           ${l}`)].join('\n') : line;
+}
+
+/** A condition's cause (with the reset time of a limit) and fix, one line each. */
+export function formatCondition(condition: Condition): string[] {
+  const until = condition.until && !condition.cause.includes('resets') ? ` (until ${new Date(condition.until).toTimeString().slice(0, 5)})` : '';
+  return [`${condition.cause}${until}`, `fix: ${condition.fix}`];
 }
 
 /** `CRASHLOOP  dc-123  next try 12:30:00  last: Error: …` */

@@ -100,6 +100,11 @@ export class DiscordApi {
     return this.call('GET', `/channels/${channelId}/messages?limit=${Math.max(1, Math.min(100, limit))}`);
   }
 
+  /** Posts a plain message to a channel or thread; it mentions nobody. */
+  async sendMessage(channelId: string, content: string): Promise<DiscordMessage> {
+    return this.call('POST', `/channels/${channelId}/messages`, { content: content.slice(0, 2000), allowed_mentions: { parse: [] } });
+  }
+
   async createChannel(guildId: string, name: string): Promise<DiscordChannel> {
     return this.call('POST', `/guilds/${guildId}/channels`, { name, type: 0 });
   }

@@ -202,6 +202,8 @@ export function formatStatusTopic(rows: SessionRow[], now: Date): string {
   const time = now.toISOString().slice(11, 16);
   const parts = [`🟢 ${c.UP} up`, `🔴 ${c.DOWN} down`, `💤 ${c.SUSPENDED} suspended`];
   if (c.CRASHLOOP) parts.push(`⚠️ ${c.CRASHLOOP} crash-looping`);
+  const held = c.WAITING + c.DEAF + c.LIMITED + c.LOGGED_OUT;
+  if (held) parts.push(`⏸ ${held} need the owner`);
   return `${parts.join(' · ')} · updated ${time} UTC`;
 }
 

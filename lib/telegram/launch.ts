@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Clock } from '../clock.ts';
+import { recordCondition } from '../condition.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
+import { classifyPane } from '../pane.ts';
 import type { Env, Paths } from '../paths.ts';
 import { programArgv } from '../self.ts';
 import type { Tmux } from '../tmux.ts';
@@ -35,17 +37,25 @@ export function telegramChannelArgs(env: Env, paths: Paths) {
 /**
  * Claude Code asks for confirmation before loading a development channel ("WARNING: Loading
  * development channels"; the first option continues). Answers it with Enter once it shows; returns
- * when the prompt appears instead, the pane dies, or after 20 s.
+ * when the prompt appears instead, the pane dies, or after 20 s. A dialog that is the owner's to
+ * answer (workspace trust, bypass warning) is never answered: it is recorded as the session's
+ * WAITING condition (in the state dir `conditionDir` names) and the wait ends.
  */
-export function answerDevChannelDialog(tmux: Tmux, clock: Clock) {
+export function answerDevChannelDialog(tmux: Tmux, clock: Clock, conditionDir?: (tmuxName: string) => string | undefined) {
   return async (tmuxName: string): Promise<void> => {
     const deadline = clock.now() + DIALOG_WAIT_MS;
     while (clock.now() < deadline) {
       const info = (await tmux.listSessions()).get(tmuxName);
       if (!info || info.dead) return;
       const screen = await tmux.capturePane(tmuxName).catch(() => '');
-      if (/Loading development channels/i.test(screen)) {
+      const reading = classifyPane(screen, { platform: 'telegram', now: clock.now() });
+      if (reading.kind === 'dev-channels-dialog') {
         await tmux.sendKeys(tmuxName, ['Enter']);
+        return;
+      }
+      if (reading.dialog) {
+        const dir = conditionDir?.(tmuxName);
+        if (dir && reading.condition) recordCondition(dir, 'pane', { ...reading.condition, since: clock.now() });
         return;
       }
       if (/(^|\s)[>❯]\s*$/m.test(screen)) return;

@@ -4,10 +4,12 @@ import type { ConsolaInstance } from 'consola';
 import { Bot, type Context, GrammyError } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Clock } from '../clock.ts';
-import { formatSpawn } from '../commands/_format.ts';
+import { formatCondition, formatSpawn } from '../commands/_format.ts';
 import { CrsError, formatError } from '../errors.ts';
-import type { SessionManager } from '../manager.ts';
+import { type SessionManager, type SessionRow, isRunning } from '../manager.ts';
+import { classifyPane, isStartupDialog } from '../pane.ts';
 import { dequeue, enqueue, listQueue } from '../queue.ts';
+import { SEND_KEYS, planSend } from '../send-keys.ts';
 import { type BridgeToRouter, LineDecoder, type RouterToBridge, encodeLine, routerSocketPath } from './protocol.ts';
 import { join } from 'node:path';
 
@@ -71,7 +73,7 @@ export class TelegramRouter {
   constructor(private readonly options: RouterOptions) {
     this.bot = new Bot(options.token, { client: { apiRoot: options.apiRoot } });
     this.bot.catch((error) => options.log.error(`update ${error.ctx.update.update_id} failed: ${formatError(error.error)}`));
-    this.bot.command(['sessions', 'status', 'restart', 'fresh', 'kill', 'wake', 'workdir'], (ctx) => this.onCommand(ctx));
+    this.bot.command(['sessions', 'status', 'restart', 'fresh', 'kill', 'wake', 'workdir', 'send'], (ctx) => this.onCommand(ctx));
     this.bot.on('message', (ctx) => this.onMessage(ctx));
   }
 
@@ -96,6 +98,7 @@ export class TelegramRouter {
       { command: 'kill', description: 'Stop the session until woken' },
       { command: 'wake', description: 'Start it again' },
       { command: 'workdir', description: 'Show or change the working directory' },
+      { command: 'send', description: 'Answer a dialog: a key (1, 2, enter, esc…) or text' },
     ]).catch((error) => log.warn(`setMyCommands failed: ${formatError(error)}`));
     let delay = 1000;
     signal.addEventListener('abort', () => void this.bot.stop().catch(() => {}), { once: true });
@@ -225,6 +228,28 @@ export class TelegramRouter {
     }
   }
 
+  /**
+   * `/send <key or text>`: the owner's keys into the chat's session, as Discord's `/session send` (the
+   * way to answer a dialog from the phone). After a start-up dialog, the development-channel
+   * confirmation that may follow is answered as at every start.
+   */
+  private async send(row: SessionRow, input: string, from: number | undefined): Promise<string> {
+    const { manager, log } = this.options;
+    if (!input.trim()) return `Usage: /send <key or text>. Keys: ${Object.keys(SEND_KEYS).join(', ')}; anything else is typed, then Enter.`;
+    if (!isRunning(row.status)) return `The session is ${row.status}: /wake starts it.`;
+    const before = classifyPane(await manager.deps.tmux.capturePane(row.tmux).catch(() => ''), { platform: 'telegram' });
+    const plan = planSend(input);
+    if (plan.kind === 'keys') await manager.deps.tmux.sendKeys(row.tmux, plan.keys);
+    else {
+      if (!plan.text) return 'Nothing to send: give a key name or some text.';
+      await manager.deps.tmux.sendKeys(row.tmux, [plan.text], true);
+      await manager.deps.tmux.sendKeys(row.tmux, ['Enter']);
+    }
+    log.info(`/send ${plan.kind === 'keys' ? plan.keys.join('+') : `(${plan.text.length} characters)`} to ${row.tmux} by user ${from}`);
+    if (isStartupDialog(before.kind)) void manager.deps.afterStart?.(row.tmux).catch(() => {});
+    return plan.kind === 'keys' ? `Sent ${plan.keys.join(' + ')}` : `Typed: ${plan.text.slice(0, 200)}`;
+  }
+
   private async onCommand(ctx: Context): Promise<void> {
     const message = ctx.message!;
     const chat = String(message.chat.id);
@@ -239,13 +264,13 @@ export class TelegramRouter {
     try {
       if (command === 'sessions') {
         const rows = await manager.list();
-        return reply(rows.length ? rows.map((r) => `${r.status.padEnd(9)} ${r.name} (${r.id})`).join('\n') : 'No sessions yet.');
+        return reply(rows.length ? rows.map((r) => `${r.status.padEnd(9)} ${r.name} (${r.id})${r.condition ? `: ${r.condition.cause}` : ''}`).join('\n') : 'No sessions yet.');
       }
       const row = (await manager.list()).find((r) => r.id === chat);
       if (!row) return reply('This chat has no session yet: send a message to start one.');
       switch (command) {
         case 'status':
-          return reply([`${row.status}  ${row.name}`, `tmux: ${row.tmux}`, `profile: ${row.profile}`, `workdir: ${row.workdir ?? '—'}`, `session: ${row.sessionId ?? '—'}`].join('\n'));
+          return reply([`${row.status}  ${row.name}`, ...(row.condition ? formatCondition(row.condition) : []), `tmux: ${row.tmux}`, `profile: ${row.profile}`, `workdir: ${row.workdir ?? '—'}`, `session: ${row.sessionId ?? '—'}`].join('\n'));
         case 'restart':
         case 'fresh':
           return reply(formatSpawn(await manager.restart(chat, { fresh: command === 'fresh' })).join('\n'));
@@ -259,6 +284,8 @@ export class TelegramRouter {
           if (!path) return reply(`workdir: ${row.workdir ?? '—'}`);
           return reply([`workdir → ${path}`, ...formatSpawn(await manager.restart(chat, { workdir: path }))].join('\n'));
         }
+        case 'send':
+          return reply(await this.send(row, (message.text ?? '').replace(/^\/\S+\s*/, ''), message.from?.id));
       }
     } catch (error) {
       await reply(`⚠️ ${formatError(error)}`).catch(() => {});

@@ -3,10 +3,14 @@ import { formatBackoff, formatSpawn } from '../commands/_format.ts';
 import type { DiscordApi } from '../discord/api.ts';
 import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../discord/sessions.ts';
 import type { SessionManager } from '../manager.ts';
+import type { ConditionNotify } from '../notify.ts';
+import { PaneObserver } from './pane-observer.ts';
 import type { Duty } from './scheduler.ts';
 
 /** The liveness check runs this often at most: one tmux call, so a dead session is back within about a second. */
 export const LIVENESS_CHECK_MS = 500;
+/** How often the pane observer looks (one tmux listing; captures only of changed panes). */
+export const PANE_CHECK_MS = 1000;
 
 export interface DutyDeps {
   manager: SessionManager;
@@ -46,6 +50,22 @@ export function respawnDuty({ manager, log }: DutyDeps): Duty {
     },
   };
 }
+
+/**
+ * Reads the screens of running sessions: a dialog, a login or usage limit, or channels off become the
+ * session's condition (shown by list/status), and the owner is told once through `notify`.
+ */
+export function paneDuty({ manager, log, now }: DutyDeps, notify: ConditionNotify): Duty {
+  const observer = new PaneObserver({ manager, log, now, notify });
+  return {
+    name: 'pane observer',
+    everyMs: () => Math.min(PANE_CHECK_MS, manager.config().watchdogIntervalS * 1000),
+    async run() {
+      await observer.tick();
+    },
+  };
+}
+
 /** Discovers new channels and threads, then refreshes the status topic when one is configured. */
 export function discoverDuty({ manager, log, now }: DutyDeps, api: () => DiscordApi): Duty {
   const newFailures = createRepeatFilter();

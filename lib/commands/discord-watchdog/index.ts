@@ -6,7 +6,8 @@ import { CrsError } from '../../errors.ts';
 import { createLogger } from '../../log.ts';
 import { programArgv } from '../../self.ts';
 import { acquirePidFile, keepAliveDuty } from '../../watchdog/daemon.ts';
-import { cleanupDuty, discoverDuty, respawnDuty } from '../../watchdog/duties.ts';
+import { createConditionNotify } from '../../notify.ts';
+import { cleanupDuty, discoverDuty, paneDuty, respawnDuty } from '../../watchdog/duties.ts';
 import { Scheduler } from '../../watchdog/scheduler.ts';
 
 export const WATCHDOG_TMUX = 'dc-watchdog';
@@ -55,6 +56,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
   const scheduler = new Scheduler(
     [
       respawnDuty(deps),
+      paneDuty(deps, createConditionNotify(manager)),
       discoverDuty(deps, api),
       cleanupDuty(deps, api),
       keepAliveDuty({

@@ -5,7 +5,7 @@ import { formatRow } from '../_format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({
-    meta: { name: 'list', description: 'Sessions with UP/DOWN/SUSPENDED/CRASHLOOP status' },
+    meta: { name: 'list', description: 'Sessions with their status (UP, WAITING, DEAF, LIMITED, LOGGED_OUT, DOWN, SUSPENDED, CRASHLOOP), cause and fix' },
     args: { ...jsonArg },
     async run({ args }) {
       const rows = await ctx.manager.list();

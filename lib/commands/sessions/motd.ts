@@ -13,9 +13,11 @@ export default (ctx: CommandContext) =>
       const watchdog = daemonState(live, `${ctx.platform.prefix}-watchdog`, ctx.paths.watchdogPidFile);
       const parts = [`${c.UP} up`, `${c.DOWN} down`, `${c.SUSPENDED} suspended`];
       if (c.CRASHLOOP) parts.push(`${c.CRASHLOOP} crash-looping`);
+      const held = rows.filter((r) => r.condition);
+      if (held.length) parts.push(`${held.length} need the owner`);
       ctx.io.out(`${ctx.platform.label} sessions: ${parts.join(' · ')} — watchdog ${formatDaemonState(watchdog)}`);
-      for (const row of rows.filter((r) => r.status === 'DOWN' || r.status === 'CRASHLOOP')) {
-        ctx.io.out(`  ${row.status.padEnd(9)} ${row.name} (${row.id})`);
+      for (const row of rows.filter((r) => r.status === 'DOWN' || r.status === 'CRASHLOOP' || r.condition)) {
+        ctx.io.out(`  ${row.status.padEnd(9)} ${row.name} (${row.id})${row.condition ? `  ${row.condition.cause}` : ''}`);
       }
     },
   });

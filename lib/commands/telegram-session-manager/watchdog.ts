@@ -4,7 +4,8 @@ import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { createLogger } from '../../log.ts';
 import { programArgv } from '../../self.ts';
 import { acquirePidFile, keepAliveDuty } from '../../watchdog/daemon.ts';
-import { respawnDuty, suspendDuty } from '../../watchdog/duties.ts';
+import { createConditionNotify } from '../../notify.ts';
+import { paneDuty, respawnDuty, suspendDuty } from '../../watchdog/duties.ts';
 import { Scheduler } from '../../watchdog/scheduler.ts';
 import { ROUTER_TMUX, routerSpec } from './serve.ts';
 
@@ -33,6 +34,7 @@ export default (ctx: CommandContext) =>
       const scheduler = new Scheduler(
         [
           respawnDuty(deps),
+          paneDuty(deps, createConditionNotify(manager)),
           suspendDuty(deps),
           keepAliveDuty({
             name: 'router',

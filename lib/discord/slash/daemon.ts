@@ -59,12 +59,14 @@ export async function runSlashDaemon(options: SlashDaemonOptions): Promise<void>
     partials: [Partials.Channel],
     rest: { api: discordApiUrl(manager.deps.env), makeRequest: fetch as never },
   });
-  const wake = new WakeDelivery({ manager, clock: options.clock, log, readyTimeoutMs: options.readyTimeoutMs });
+  const api = () => new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env) });
+  const post = async (channelId: string, text: string) => void (await api().sendMessage(channelId, text));
+  const wake = new WakeDelivery({ manager, clock: options.clock, log, readyTimeoutMs: options.readyTimeoutMs, post });
   const deps: SlashDeps = {
     manager,
     clock: options.clock,
     log,
-    api: () => new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env) }),
+    api,
     wake,
     runCommand: options.runCommand,
     watchIntervalMs: options.watchIntervalMs,

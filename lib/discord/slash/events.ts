@@ -1,5 +1,7 @@
 import { ChannelType, type Client, Events, type Message } from 'discord.js';
 import { formatError } from '../../errors.ts';
+import { isRunning } from '../../manager.ts';
+import { classifyPane, isStartupDialog } from '../../pane.ts';
 import { SESSION_CHANNEL_TYPES } from '../api.ts';
 import { spawnThread } from '../sessions.ts';
 import type { SlashDeps } from './types.ts';
@@ -60,7 +62,12 @@ export function attachEvents(client: Client, deps: SlashDeps, guildId: () => str
       const known = registered(channelId);
       if (known && !deps.wake.isBusy(channelId)) {
         const row = (await manager.list()).find((r) => r.id === channelId);
-        if (row?.status === 'UP') return; // the session's channel plugin receives it itself
+        if (row && isRunning(row.status)) {
+          // The channel plugin receives it itself, unless Claude Code still waits at a start-up dialog
+          // (no channel loaded yet): then it waits in the queue until the dialog is answered.
+          const screen = await manager.deps.tmux.capturePane(row.tmux).catch(() => '');
+          if (!isStartupDialog(classifyPane(screen).kind)) return;
+        }
       }
       if (!known) {
         const channel = message.channel;

@@ -5,7 +5,7 @@ import { handleDiscover } from './handlers/discover.ts';
 import { handleAsk, handleRun } from './handlers/run.ts';
 import { handleSession } from './handlers/session.ts';
 import { handleSkills } from './handlers/skills.ts';
-import { sendChoices } from './keys.ts';
+import { sendChoices } from '../../send-keys.ts';
 import { scanSkills } from './skills.ts';
 import type { AutocompleteHandler, CommandHandler, SlashDeps, SlashReply } from './types.ts';
 

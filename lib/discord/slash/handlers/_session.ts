@@ -1,6 +1,6 @@
 import type { ChatInputCommandInteraction } from 'discord.js';
 import { CrsError } from '../../../errors.ts';
-import type { SessionRow } from '../../../manager.ts';
+import { type SessionRow, isRunning } from '../../../manager.ts';
 import type { SlashDeps } from '../types.ts';
 
 /** The session of the channel (or thread) the command was used in, or a clear error. */
@@ -10,9 +10,9 @@ export async function sessionOf(interaction: ChatInputCommandInteraction | { cha
   return row;
 }
 
-/** The session must be running for keys or text to be typed into it. */
+/** The session must be running (whatever its condition) for keys or text to be typed into it. */
 export function requireUp(row: SessionRow): void {
-  if (row.status !== 'UP') {
+  if (!isRunning(row.status)) {
     throw new CrsError(`The session is ${row.status}.`, { hint: 'Use /session wake (or /ask, which wakes it).' });
   }
 }

@@ -1,22 +1,39 @@
+import type { Condition } from '../../../condition.ts';
 import { CrsError } from '../../../errors.ts';
-import { oneLine } from '../keys.ts';
+import { type SessionRow, isRunning } from '../../../manager.ts';
+import { classifyPane, submitLine } from '../../../pane.ts';
+import { oneLine } from '../../../send-keys.ts';
 import type { CommandHandler } from '../types.ts';
 import { sessionOf } from './_session.ts';
 
 const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/;
 
-/** Delivers a prompt: typed in at once when the session is up, else queued and the session woken. */
-async function deliver(interaction: Parameters<CommandHandler>[0], deps: Parameters<CommandHandler>[1], text: string): Promise<string> {
-  const row = await sessionOf(interaction, deps);
-  await deps.wake.accept({
-    channelId: row.id,
-    messageId: interaction.id,
-    authorId: interaction.user.id,
-    author: interaction.user.username,
-    content: text,
-    ts: new Date(deps.clock.now()).toISOString(),
-  });
-  return row.tmux;
+/** Queues text for the session (woken if needed) and returns the dialog it waits at, if delivery was held. */
+async function deliver(interaction: Parameters<CommandHandler>[0], deps: Parameters<CommandHandler>[1], row: SessionRow, text: string, raw = false): Promise<Condition | undefined> {
+  await deps.wake.accept(
+    {
+      channelId: row.id,
+      messageId: interaction.id,
+      authorId: interaction.user.id,
+      author: interaction.user.username,
+      content: text,
+      ts: new Date(deps.clock.now()).toISOString(),
+      ...(raw ? { raw } : {}),
+    },
+    { quiet: true },
+  );
+  return deps.wake.heldAt(row.id);
+}
+
+/** Whether a dialog has the keyboard of a running session: then nothing may be typed into it. */
+async function showsDialog(row: SessionRow, deps: Parameters<CommandHandler>[1]): Promise<boolean> {
+  const screen = await deps.manager.deps.tmux.capturePane(row.tmux).catch(() => '');
+  return classifyPane(screen, { now: deps.clock.now() }).dialog;
+}
+
+/** The answer when delivery waits behind a dialog: what it is and what the owner does. */
+function heldReply(row: SessionRow, condition: Condition, what: string): { content: string } {
+  return { content: `⏸ \`${row.name}\` is ${condition.state}: ${condition.cause}.\nFix: ${condition.fix}.\nYour ${what} is queued and will be typed in once it is answered.` };
 }
 
 /** `/ask <prompt>`: the prompt goes to the channel's session (woken if needed). */
@@ -24,11 +41,11 @@ export const handleAsk: CommandHandler = async (interaction, deps) => {
   const prompt = oneLine(interaction.options.getString('prompt', true));
   if (!prompt) throw new CrsError('The prompt is empty.');
   const row = await sessionOf(interaction, deps);
-  if (row.status === 'UP' && !deps.wake.isBusy(row.id)) {
-    await deps.manager.deps.tmux.sendKeys(row.tmux, [prompt], true);
-    await deps.manager.deps.tmux.sendKeys(row.tmux, ['Enter']);
+  if (isRunning(row.status) && !deps.wake.isBusy(row.id) && !(await showsDialog(row, deps))) {
+    await submitLine(deps.manager.deps.tmux, row.tmux, prompt);
   } else {
-    await deliver(interaction, deps, prompt);
+    const held = await deliver(interaction, deps, row, prompt);
+    if (held) return heldReply(row, held, 'prompt');
   }
   return { content: `Sent to \`${row.name}\`:\n> ${prompt.slice(0, 300)}` };
 };
@@ -40,8 +57,12 @@ export const handleRun: CommandHandler = async (interaction, deps) => {
   const args = oneLine(interaction.options.getString('args') ?? '');
   const command = `/${skill}${args ? ` ${args}` : ''}`;
   const row = await sessionOf(interaction, deps);
-  if (row.status !== 'UP') throw new CrsError(`The session is ${row.status}.`, { hint: 'Use /session wake first.' });
-  await deps.manager.deps.tmux.sendKeys(row.tmux, [command], true);
-  await deps.manager.deps.tmux.sendKeys(row.tmux, ['Enter']);
+  if (!isRunning(row.status)) throw new CrsError(`The session is ${row.status}.`, { hint: 'Use /session wake first.' });
+  if (await showsDialog(row, deps)) {
+    const held = await deliver(interaction, deps, row, command, true);
+    if (held) return heldReply(row, held, 'command');
+  } else {
+    await submitLine(deps.manager.deps.tmux, row.tmux, command);
+  }
   return { content: `Sent \`${command.slice(0, 300)}\` to \`${row.name}\`` };
 };

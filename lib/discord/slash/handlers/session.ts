@@ -1,16 +1,16 @@
 import { EmbedBuilder } from 'discord.js';
-import { formatSpawn, lastLine } from '../../../commands/_format.ts';
+import { formatCondition, formatSpawn, lastLine } from '../../../commands/_format.ts';
 import { loadStringMap } from '../../../config.ts';
 import { CrsError } from '../../../errors.ts';
 import { writeFileAtomic } from '../../../fs-atomic.ts';
 import { withLock } from '../../../lock.ts';
-import { planSend } from '../keys.ts';
-import { stripChrome } from '../pane.ts';
+import { planSend } from '../../../send-keys.ts';
+import { stripChrome } from '../../../pane.ts';
 import type { CommandHandler, SlashReply } from '../types.ts';
 import { requireUp, sessionOf } from './_session.ts';
 import { startWatch } from './watch.ts';
 
-const COLORS = { UP: 0x2ecc71, DOWN: 0xe74c3c, SUSPENDED: 0xf1c40f, CRASHLOOP: 0xe67e22 } as const;
+const COLORS = { UP: 0x2ecc71, WAITING: 0x3498db, DEAF: 0x9b59b6, LIMITED: 0xe67e22, LOGGED_OUT: 0xe74c3c, DOWN: 0xe74c3c, SUSPENDED: 0xf1c40f, CRASHLOOP: 0xe67e22 } as const;
 
 function formatUptime(seconds: number): string {
   const d = Math.floor(seconds / 86400);
@@ -48,6 +48,10 @@ export const handleSession: CommandHandler = async (interaction, deps) => {
         );
       if (row.parent) embed.addFields({ name: 'Parent', value: `<#${row.parent}>`, inline: true });
       if (row.status === 'CRASHLOOP' && row.lastExit) embed.addFields({ name: 'Last exit', value: `\`${lastLine(row.lastExit)}\`` });
+      if (row.condition) {
+        const [cause = '', fix = ''] = formatCondition(row.condition);
+        embed.addFields({ name: 'Cause', value: cause.slice(0, 1024) }, { name: 'Fix', value: fix.replace(/^fix: /, '').slice(0, 1024) });
+      }
       return { embed };
     }
     case 'restart': {
@@ -75,6 +79,8 @@ export const handleSession: CommandHandler = async (interaction, deps) => {
         await manager.deps.tmux.sendKeys(row.tmux, [plan.text], true);
         await manager.deps.tmux.sendKeys(row.tmux, ['Enter']);
       }
+      // Messages held behind a dialog go in once it is answered.
+      if (deps.wake.isBusy(id)) void deps.wake.kick(id);
       return { content: plan.kind === 'keys' ? `Sent ${plan.keys.join(' + ')}` : `Typed: ${plan.text.slice(0, 200)}` };
     }
     case 'watch':

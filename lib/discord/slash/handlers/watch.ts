@@ -1,6 +1,6 @@
 import type { ChatInputCommandInteraction } from 'discord.js';
 import type { SessionRow } from '../../../manager.ts';
-import { BUSY, PROMPT_READY, stripChrome } from '../pane.ts';
+import { BUSY, PROMPT_READY, stripChrome } from '../../../pane.ts';
 import type { SlashDeps, SlashReply } from '../types.ts';
 
 const WATCH_INTERVAL_MS = 3000;
