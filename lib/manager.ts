@@ -22,7 +22,8 @@ import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from './paths.
 import type { Platform } from './platform.ts';
 import { rootRefusal } from './preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from './registry.ts';
-import { freshSessionId, launchMode, sessionIdFor } from './session-id.ts';
+import { freshSessionId, sessionIdFor } from './session-id.ts';
+import { expectedTranscript, findTranscript, isResumable, resumeArgs, setTranscriptAside } from './transcript.ts';
 import { ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from './state.ts';
 import type { Tmux, TmuxSessionInfo } from './tmux.ts';
 
@@ -348,7 +349,7 @@ export class SessionManager {
     }
     if (live) await this.recordExit(plan.id, live);
 
-    const resume = launchMode(this.paths.projectsDir, plan.sessionId);
+    const resume = this.resumeFor(plan);
     const launch = buildLaunch({
       platform: this.platform,
       config,
@@ -394,6 +395,44 @@ export class SessionManager {
       mode: resume[0],
       fresh: plan.fresh,
     };
+  }
+
+  /**
+   * The claude config dirs a session's transcripts may be in: its own (the profile's CLAUDE_CONFIG_DIR,
+   * else ours) first, then ours and every profile's, so a profile switch still finds the conversation.
+   */
+  claudeConfigDirs(profile: Record<string, string>): { own: string; all: string[] } {
+    const dirOf = (settings: Record<string, string> | undefined) =>
+      settings?.CLAUDE_CONFIG_DIR ? expandHome(settings.CLAUDE_CONFIG_DIR, this.paths.home) : undefined;
+    const own = dirOf(profile) ?? this.paths.root;
+    let others: string[] = [];
+    try {
+      others = Object.values(loadProfiles(this.paths, this.deps.env)).flatMap((p) => dirOf(p) ?? []);
+    } catch {}
+    return { own, all: [...new Set([own, this.paths.root, ...others])] };
+  }
+
+  /**
+   * `--resume <transcript path>` when the conversation has a transcript anywhere (any workdir, any
+   * profile's config dir), else `--session-id`. A transcript Claude Code cannot resume is moved aside
+   * so the same id starts afresh instead of crash-looping. Records where the transcript is or will be.
+   */
+  private resumeFor(plan: StartPlan): ReturnType<typeof resumeArgs> {
+    const dir = this.stateDir(plan.id);
+    const dirs = this.claudeConfigDirs(plan.profile);
+    let transcript = plan.fresh ? undefined : findTranscript(dirs.all, plan.sessionId);
+    if (transcript && !isResumable(transcript)) {
+      const aside = setTranscriptAside(transcript, this.deps.clock.now());
+      this.noteNewConversation(plan.id, `its transcript held no conversation to resume (kept as ${aside})`);
+      transcript = undefined;
+    }
+    writeState(dir, 'transcript', transcript ?? expectedTranscript(dirs.own, plan.workdir, plan.sessionId));
+    return resumeArgs(transcript, plan.sessionId);
+  }
+
+  /** Records that a session had to start a new conversation, and why (shown by list/status, told in the chat). */
+  noteNewConversation(id: string, reason: string): void {
+    writeState(this.stateDir(id), 'newConversation', `${JSON.stringify({ at: new Date(this.deps.clock.now()).toISOString(), reason, told: false })}\n`);
   }
 
   /** Saves a dead pane's last lines to `last-exit` (a header line, then the output) and removes the session. */
@@ -519,6 +558,14 @@ export class SessionManager {
     if (info) await this.recordExit(id, info);
     const state = loadCrashState(dir);
     if (state.startedAt === null) return state;
+    const failure = info ? conversationFailure(readState(dir, 'lastExit') ?? '') : undefined;
+    if (failure) {
+      // Claude Code could not continue the conversation: start a new one now rather than loop on it.
+      writeState(dir, 'sessionId', freshSessionId());
+      this.noteNewConversation(id, failure);
+      saveCrashState(dir, NO_CRASHES);
+      return NO_CRASHES;
+    }
     const diedAt = info?.deadTime ? info.deadTime * 1000 : this.deps.clock.now();
     const next = recordDeath(state, Math.max(diedAt, state.startedAt));
     saveCrashState(dir, next);
@@ -624,6 +671,12 @@ export function countStatuses(rows: SessionRow[]): Record<SessionRow['status'], 
   const counts = { UP: 0, WAITING: 0, DEAF: 0, LIMITED: 0, LOGGED_OUT: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
   for (const row of rows) counts[row.status]++;
   return counts;
+}
+
+/** Why Claude Code refused to continue a conversation, from a dead pane's last lines. */
+export function conversationFailure(lastExit: string): string | undefined {
+  const line = lastExit.split('\n').find((l) => /No conversation found with session ID|Session ID \S+ is already in use/i.test(l));
+  return line ? `Claude Code could not continue the conversation (${line.trim()})` : undefined;
 }
 
 function isDirectory(path: string): boolean {

@@ -1,6 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-
 /**
  * The namespace of the original skill's UUID v5 ids: keeping it means a channel's conversation id is
  * the same as before the switch, so existing sessions resume their conversations.
@@ -36,24 +33,4 @@ export function freshSessionId(): string {
 
 export function isSessionId(value: string): boolean {
   return UUID_PATTERN.test(value);
-}
-
-/** Whether Claude Code has a transcript for this id under `projects/<any cwd slug>/<id>.jsonl`. */
-export function hasTranscript(projectsDir: string, sessionId: string): boolean {
-  let slugs: string[];
-  try {
-    slugs = readdirSync(projectsDir);
-  } catch {
-    return false;
-  }
-  return slugs.some((slug) => existsSync(join(projectsDir, slug, `${sessionId}.jsonl`)));
-}
-
-/**
- * `--session-id` on the first start only: once the transcript exists, real Claude Code refuses the
- * same `--session-id` ("Session ID … is already in use", exit 1) and a respawn would crash-loop, so
- * any later start continues the conversation with `--resume`.
- */
-export function launchMode(projectsDir: string, sessionId: string): ['--session-id' | '--resume', string] {
-  return [hasTranscript(projectsDir, sessionId) ? '--resume' : '--session-id', sessionId];
 }

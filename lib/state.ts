@@ -13,6 +13,10 @@ export const STATE_FILES = {
   pinned: '.no-idle',
   lastExit: 'last-exit',
   crash: '.crash.json',
+  /** Where the conversation's transcript is or will be (the bridge confirms delivery from it). */
+  transcript: '.transcript',
+  /** Why and when the session last had to start a new conversation (JSON). */
+  newConversation: '.new-conversation',
 } as const;
 
 export type StateFile = keyof typeof STATE_FILES;

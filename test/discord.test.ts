@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionIdFor } from '../lib/session-id.ts';
 import { FakeDiscord, type FakeChannel } from './fakes/discord.ts';
-import { type ClaudeRun, OWNER_ID, type RunResult, Sandbox, flagValue } from './helpers.ts';
+import { type ClaudeRun, OWNER_ID, type RunResult, Sandbox, flagValue, resumedId } from './helpers.ts';
 
 const GUILD_LINE = 'DISCORD_GUILD_ID="1100000000000000001"';
 const BASE_CONFIG = [`DISCORD_ALLOWED_USER_ID="${OWNER_ID}"`, GUILD_LINE, 'DISCORD_SESSION_WORKDIR="$HOME/work"'];
@@ -263,7 +263,7 @@ describe('spawn-thread', () => {
     expect(result.out).not.toContain(`dc-${parent.id}`);
     const runs = await sb.waitForRuns(3);
     const last = runs[2]!;
-    expect(flagValue(last.argv, '--resume')).toBe(sessionIdFor(thread.id));
+    expect(resumedId(last.argv)).toBe(sessionIdFor(thread.id));
     expect(last.argv).not.toContain('--session-id');
     expect(flagValue(last.argv, '--append-system-prompt-file')).toBe(join(sb.sessionsDir, thread.id, '.system-prompt'));
     expect(last.cwd).toBe(parentWorkdir);

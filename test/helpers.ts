@@ -205,3 +205,13 @@ export function flagValue(argv: string[], flag: string): string | undefined {
   const index = argv.indexOf(flag);
   return index >= 0 ? argv[index + 1] : undefined;
 }
+
+/**
+ * The conversation id a start resumes: `--resume` takes the transcript's absolute path (so a changed
+ * workdir still finds it); anything else (a bare id) is returned as is, so a test expecting an id fails.
+ */
+export function resumedId(argv: string[]): string | undefined {
+  const value = flagValue(argv, '--resume');
+  const match = value === undefined ? null : /^\/.+\/projects\/[^/]+\/([0-9a-f-]{36})\.jsonl$/.exec(value);
+  return match ? match[1] : value;
+}

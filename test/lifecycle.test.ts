@@ -10,7 +10,7 @@ import { DISCORD } from '../lib/platform.ts';
 import { runCli } from '../lib/program.ts';
 import { Tmux, type TmuxRunner, type TmuxSessionInfo } from '../lib/tmux.ts';
 import { sessionIdFor } from '../lib/session-id.ts';
-import { OWNER_ID, type RunResult, Sandbox, flagValue, waitFor } from './helpers.ts';
+import { OWNER_ID, type RunResult, Sandbox, flagValue, resumedId, waitFor } from './helpers.ts';
 
 /** A clock whose time is the real time plus an offset the test moves (tmux activity is real time). */
 function createFakeClock(): Clock & { advance(ms: number): void } {
@@ -128,7 +128,7 @@ describe('suspend-idle, wake, wake-all, pin', () => {
     expect(result.code).toBe(0);
     expect(result.out).toBe(`WOKE  dc-${IDLE}  name=idle  workdir=${join(sb.home, 'work')}  profile=default  (resumed)`);
     const run = (await sb.waitForRuns(runs + 1))[runs]!;
-    expect(flagValue(run.argv, '--resume')).toBe(sessionIdFor(IDLE));
+    expect(resumedId(run.argv)).toBe(sessionIdFor(IDLE));
     expect(run.argv).not.toContain('--session-id');
     expect(existsSync(join(sb.sessionsDir, IDLE, '.suspended'))).toBe(false);
     await sb.waitForPane(`dc-${IDLE}`, /\(resume\)/);
@@ -163,7 +163,7 @@ describe('suspend-idle, wake, wake-all, pin', () => {
       'Woke 2 session(s).',
     ]);
     const woken = (await sb.waitForRuns(runs + 2)).slice(runs);
-    expect(woken.map((r) => flagValue(r.argv, '--resume')).sort()).toEqual([sessionIdFor(IDLE), sessionIdFor(PINNED)].sort());
+    expect(woken.map((r) => resumedId(r.argv)).sort()).toEqual([sessionIdFor(IDLE), sessionIdFor(PINNED)].sort());
     expect(await statuses(sb)).toEqual({ [IDLE]: 'UP', [PINNED]: 'UP', [BUSY]: 'UP' });
     expect((await sb.run('wake-all')).out).toBe('Woke 0 session(s).');
   });

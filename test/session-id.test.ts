@@ -1,11 +1,5 @@
-import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SESSION_ID_NAMESPACE, freshSessionId, hasTranscript, isSessionId, launchMode, sessionIdFor } from '../lib/session-id.ts';
-
-const dir = mkdtempSync(join(tmpdir(), 'crs-sid-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+import { describe, expect, test } from 'bun:test';
+import { SESSION_ID_NAMESPACE, freshSessionId, isSessionId, sessionIdFor } from '../lib/session-id.ts';
 
 describe('sessionIdFor', () => {
   test('keeps the original skill namespace', () => {
@@ -47,42 +41,5 @@ describe('isSessionId', () => {
     ['', false],
   ])('%j → %p', (value, ok) => {
     expect(isSessionId(value)).toBe(ok);
-  });
-});
-
-describe('launchMode', () => {
-  test('--session-id without a transcript, --resume once projects/<slug>/<id>.jsonl exists', () => {
-    const projects = join(dir, 'projects');
-    const id = sessionIdFor('123456789012345678');
-    expect(launchMode(projects, id)).toEqual(['--session-id', id]);
-    mkdirSync(join(projects, '-home-me-other'), { recursive: true });
-    writeFileSync(join(projects, '-home-me-other', `${freshSessionId()}.jsonl`), '{}\n');
-    expect(launchMode(projects, id)).toEqual(['--session-id', id]);
-    mkdirSync(join(projects, '-home-me-proj'), { recursive: true });
-    writeFileSync(join(projects, '-home-me-proj', `${id}.jsonl`), '{}\n');
-    expect(launchMode(projects, id)).toEqual(['--resume', id]);
-    expect(hasTranscript(projects, id)).toBe(true);
-  });
-
-  test('a transcript in any cwd slug counts (the workdir may have changed)', () => {
-    const projects = join(dir, 'projects2');
-    const id = freshSessionId();
-    for (const slug of ['-a', '-b', '-c']) mkdirSync(join(projects, slug), { recursive: true });
-    expect(hasTranscript(projects, id)).toBe(false);
-    writeFileSync(join(projects, '-c', `${id}.jsonl`), '');
-    expect(launchMode(projects, id)).toEqual(['--resume', id]);
-  });
-
-  test('a missing projects dir means no transcript', () => {
-    expect(launchMode(join(dir, 'nope'), 'x')).toEqual(['--session-id', 'x']);
-  });
-
-  test('a transcript of another id, or a file that is not <id>.jsonl, does not count', () => {
-    const projects = join(dir, 'projects3');
-    const id = freshSessionId();
-    mkdirSync(join(projects, '-p', id), { recursive: true });
-    writeFileSync(join(projects, '-p', `${id}.json`), '');
-    writeFileSync(join(projects, `${id}.jsonl`), '');
-    expect(launchMode(projects, id)[0]).toBe('--session-id');
   });
 });

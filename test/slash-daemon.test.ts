@@ -7,7 +7,7 @@ import { runSlashDaemon } from '../lib/discord/slash/daemon.ts';
 import { toMessage } from '../lib/discord/slash/router.ts';
 import { enqueue } from '../lib/queue.ts';
 import { FakeDiscord, type FakeChannel, type FakeInteractionHandle } from './fakes/discord.ts';
-import { OWNER_ID, Sandbox, flagValue, waitFor } from './helpers.ts';
+import { OWNER_ID, Sandbox, flagValue, resumedId, waitFor } from './helpers.ts';
 
 const STRANGER = { id: '1999999999999999999', username: 'mallory' };
 
@@ -158,7 +158,7 @@ describe('slash daemon: /session', () => {
     await sb.waitForPane(`dc-${general.id}`, new RegExp(`session ${after} \\(new\\)`));
     await finalReply(fake.interaction({ name: 'session', channelId: general.id, options: sub('refresh') }));
     const runsAfter = await sb.waitForRuns(runs + 2);
-    expect(flagValue(runsAfter.at(-1)!.argv, '--resume')).toBe(after);
+    expect(resumedId(runsAfter.at(-1)!.argv)).toBe(after);
   });
 
   test('workdir shows, autocompletes from workdir-map.json, and moves the session', async () => {

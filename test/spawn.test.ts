@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionIdFor } from '../lib/session-id.ts';
-import { OWNER_ID, Sandbox, flagValue } from './helpers.ts';
+import { OWNER_ID, Sandbox, flagValue, resumedId } from './helpers.ts';
 
 let sb: Sandbox;
 beforeAll(() => {
@@ -59,7 +59,7 @@ describe('spawn', () => {
     expect(result.out).toContain('RESPAWNED  dc-123456789012345678');
     const runs = await sb.waitForRuns(2);
     expect(runs[1]!.argv).not.toContain('--session-id');
-    expect(flagValue(runs[1]!.argv, '--resume')).toBe(sessionIdFor('123456789012345678'));
+    expect(resumedId(runs[1]!.argv)).toBe(sessionIdFor('123456789012345678'));
     await sb.waitForPane('dc-123456789012345678', /session .* \(resume\)/);
   });
 

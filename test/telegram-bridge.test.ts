@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Socket } from 'bun';
+import { readCondition } from '../lib/condition.ts';
 import { TELEGRAM } from '../lib/platform.ts';
 import { LineDecoder, routerSocketPath } from '../lib/telegram/protocol.ts';
 import { resolvePaths } from '../lib/paths.ts';
@@ -14,15 +15,29 @@ const CHAT = '4242';
 let fake: FakeTelegram;
 let sb: Sandbox;
 let client: Client;
+let transcript: string;
 let routerSocket: Socket<undefined> | undefined;
 const fromBridge: Array<Record<string, unknown>> = [];
 const notifications: Array<{ content: string; meta: Record<string, string> }> = [];
 let listener: ReturnType<typeof Bun.listen>;
+/** Like Claude Code: channel notifications are taken (and written to the transcript) only once `listening`. */
+let listening = false;
+/** When false, taken messages are not written to the transcript (a CLI whose channels are off). */
+let recordTaken = true;
+let toolListings = 0;
+
+function queueLine(meta: Record<string, string>, content: string): string {
+  const attributes = Object.entries(meta).map(([k, v]) => ` ${k}="${v}"`).join('');
+  return `${JSON.stringify({ type: 'queue-operation', operation: 'enqueue', content: `<channel source="crs-telegram"${attributes}>\n${content}\n</channel>` })}\n`;
+}
 
 beforeAll(async () => {
   fake = new FakeTelegram().start();
   sb = new Sandbox({ platform: TELEGRAM, token: fake.token, env: { TELEGRAM_API_URL: fake.url }, config: 'TELEGRAM_ALLOWED_USER_ID="123456789"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"' });
-  mkdirSync(join(sb.sessionsDir, CHAT), { recursive: true });
+  const state = join(sb.sessionsDir, CHAT);
+  mkdirSync(state, { recursive: true });
+  transcript = join(sb.root, 'projects', '-x', 'u.jsonl');
+  writeFileSync(join(state, '.transcript'), transcript);
   const decoder = new LineDecoder<Record<string, unknown>>();
   listener = Bun.listen<undefined>({
     unix: routerSocketPath(resolvePaths(TELEGRAM, sb.env)),
@@ -33,7 +48,19 @@ beforeAll(async () => {
   });
   client = new Client({ name: 'test', version: '1' });
   client.fallbackNotificationHandler = async (n) => {
-    if (n.method === 'notifications/claude/channel') notifications.push(n.params as never);
+    if (!listening) return;
+    if (n.method === 'notifications/tools/list_changed') {
+      toolListings++;
+      await client.listTools();
+    }
+    if (n.method === 'notifications/claude/channel') {
+      const params = n.params as { content: string; meta: Record<string, string> };
+      notifications.push(params);
+      if (recordTaken) {
+        mkdirSync(dirname(transcript), { recursive: true });
+        appendFileSync(transcript, queueLine(params.meta, params.content));
+      }
+    }
   };
   await client.connect(new StdioClientTransport({ command: 'bun', args: [join(ROOT, 'bin/telegram-session-manager.ts'), 'bridge', '--chat', CHAT], env: sb.env as Record<string, string>, stderr: 'pipe' }));
 });
@@ -46,24 +73,46 @@ afterAll(async () => {
 });
 
 describe('bridge: a Claude Code channel for one chat', () => {
-  test('declares the claude/channel capability and the official tools', async () => {
+  test('declares the claude/channel capability, tools with listChanged, and the official tools', async () => {
     expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {} });
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: true });
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(tools).toEqual(['download_attachment', 'edit_message', 'react', 'reply']);
   });
 
-  test('says hello to the router, pushes each message as notifications/claude/channel, and acknowledges it', async () => {
+  test('says hello to the router only once Claude Code listens (its tools are listed again on list_changed)', async () => {
+    await Bun.sleep(600);
+    expect(fromBridge.some((m) => m.type === 'hello')).toBe(false);
+    listening = true;
     await waitFor(() => fromBridge.some((m) => m.type === 'hello' && m.chat === CHAT), 5000, 'hello');
+    expect(toolListings).toBeGreaterThan(0);
+  });
+
+  test('pushes a message as notifications/claude/channel and acknowledges it once the transcript shows it taken', async () => {
     const meta = { chat_id: CHAT, message_id: '9', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:00.000Z' };
     routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
-    await waitFor(() => notifications.length === 1, 3000, 'the notification');
-    expect(notifications[0]).toEqual({ content: 'hi there', meta });
-    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000001-a.json'), 3000, 'the ack');
-    // A redelivery after a lost ack is acknowledged again but not pushed twice.
+    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000001-a.json'), 5000, 'the ack');
+    expect(notifications).toEqual([{ content: 'hi there', meta }]);
+    // A redelivery after a lost ack is acknowledged again but not pushed twice: the transcript has it.
     routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
     await waitFor(() => fromBridge.filter((m) => m.type === 'ack').length === 2, 3000, 'the second ack');
     expect(notifications).toHaveLength(1);
   });
+
+  test('a message Claude Code does not take is pushed again, then refused back to the router (nack) and the session marked DEAF', async () => {
+    recordTaken = false;
+    const meta = { chat_id: CHAT, message_id: '10', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:01.000Z' };
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
+    await waitFor(() => fromBridge.some((m) => m.type === 'nack' && m.id === '000002-a.json'), 15_000, 'the nack');
+    expect(fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json')).toBe(false);
+    expect(notifications.filter((n) => n.meta.message_id === '10')).toHaveLength(3);
+    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toMatchObject({ state: 'DEAF' });
+    // Taken on a later try: acknowledged, and the DEAF mark is cleared.
+    recordTaken = true;
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
+    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json'), 5000, 'the ack');
+    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toBeUndefined();
+  }, 20_000);
 
   test('reply sends to its own chat through the Bot API, in 4096-character pieces', async () => {
     const result = await client.callTool({ name: 'reply', arguments: { chat_id: CHAT, text: `${'x'.repeat(5000)}`, reply_to: '9' } });

@@ -11,6 +11,9 @@ import { chunkText } from '../text.ts';
 import { CrsError, formatError } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 import type { Clock } from '../clock.ts';
+import { ChannelDelivery } from '../bridge/delivery.ts';
+import { readCondition, writeCondition } from '../condition.ts';
+import { STATE_FILES } from '../state.ts';
 import { BRIDGE_SERVER_NAME, type BridgeToRouter, LineDecoder, type RouterToBridge, encodeLine } from './protocol.ts';
 
 /** Telegram's message length limit. */
@@ -77,18 +80,19 @@ export function chunkForTelegram(text: string): string[] {
 }
 
 /**
- * A Claude Code channel for one Telegram chat: an MCP server on stdio that receives its chat's
- * messages from the router (Unix socket), pushes each as `notifications/claude/channel`, records it,
- * and acknowledges it; its tools send straight to the Bot API, and only ever to its own chat.
+ * A Claude Code channel for one Telegram chat: an MCP server on stdio that, once Claude Code listens,
+ * receives its chat's messages from the router (Unix socket), pushes each as
+ * `notifications/claude/channel`, and acknowledges it only when Claude Code took it (or says it was
+ * not taken); its tools send straight to the Bot API, and only ever to its own chat.
  */
 export async function runBridge(options: BridgeOptions): Promise<void> {
   const { chatId, log } = options;
   const api = new Api(options.token, { apiRoot: options.apiRoot });
-  const deliveredFile = join(options.stateDir, '.bridge-delivered');
   const server = new Server(
     { name: BRIDGE_SERVER_NAME, version: '1.0.0' },
     {
-      capabilities: { tools: {}, experimental: { 'claude/channel': {} } },
+      // tools.listChanged: the readiness probe (lib/bridge/delivery.ts) depends on it.
+      capabilities: { tools: { listChanged: true }, experimental: { 'claude/channel': {} } },
       instructions: `Messages from Telegram chat ${chatId} arrive as channel notifications. Answer them with the reply tool (chat_id ${chatId}); the user reads nothing else.`,
     },
   );
@@ -99,7 +103,13 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
     return id;
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: TOOLS as never }));
+  const transcript = readOptionalFile(join(options.stateDir, STATE_FILES.transcript))?.trim();
+  if (!transcript) throw new CrsError(`No transcript path recorded in ${options.stateDir}.`, { hint: 'Start the session with `telegram-session-manager spawn`, not by hand.' });
+  const delivery = new ChannelDelivery(server, transcript, options.clock);
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    delivery.noteToolsListed();
+    return { tools: TOOLS as never };
+  });
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const args = (request.params.arguments ?? {}) as Record<string, unknown>;
     try {
@@ -160,6 +170,10 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const parent = process.ppid;
   const orphanCheck = setInterval(() => process.ppid !== parent && stop.abort(), ORPHAN_CHECK_MS);
   stop.signal.addEventListener('abort', () => clearInterval(orphanCheck), { once: true });
+
+  // Connect to the router only once Claude Code takes channel messages: "hello" means "send".
+  if (!(await delivery.waitReady(stop.signal)) && !stop.signal.aborted) log.warn('Claude Code did not confirm it listens to channel messages; delivering anyway');
+  await tellNewConversation();
   while (!stop.signal.aborted) {
     try {
       await connectOnce();
@@ -170,15 +184,31 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   }
   await server.close().catch(() => {});
 
+  /** Says in the chat, once, that this session had to start a new conversation, and why. */
+  async function tellNewConversation(): Promise<void> {
+    const text = readOptionalFile(join(options.stateDir, STATE_FILES.newConversation));
+    if (!text) return;
+    try {
+      const note = JSON.parse(text) as { at: string; reason: string; told?: boolean };
+      if (note.told) return;
+      await api.sendMessage(chatId, `⚠️ This chat's Claude Code session started a new conversation: ${note.reason}.`);
+      writeFileAtomic(join(options.stateDir, STATE_FILES.newConversation), `${JSON.stringify({ ...note, told: true })}\n`);
+    } catch (error) {
+      log.warn(`could not tell the chat about the new conversation: ${formatError(error)}`);
+    }
+  }
+
   async function connectOnce(): Promise<void> {
     const decoder = new LineDecoder<RouterToBridge>();
     let done!: () => void;
     const ended = new Promise<void>((resolve) => (done = resolve));
+    // One message at a time, in the order the router sent them.
+    let chain = Promise.resolve();
     const socket = await Bun.connect({
       unix: options.socketPath,
       socket: {
-        data: (sock, chunk) => {
-          for (const message of decoder.push(chunk)) void deliver(sock, message);
+        data: (_sock, chunk) => {
+          for (const message of decoder.push(chunk)) chain = chain.then(() => deliver(message));
         },
         close: () => done(),
         error: () => done(),
@@ -191,14 +221,24 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
     await ended;
     stop.signal.removeEventListener('abort', onAbort);
 
-    async function deliver(_sock: unknown, message: RouterToBridge): Promise<void> {
-      if (message.type !== 'message') return;
-      // A message already pushed before a lost ack is acknowledged again, not pushed twice.
-      const last = readOptionalFile(deliveredFile)?.trim() ?? '';
-      if (message.id > last) {
-        await server.notification({ method: 'notifications/claude/channel', params: { content: message.content, meta: message.meta } });
-        writeFileAtomic(deliveredFile, message.id);
+    async function deliver(message: RouterToBridge): Promise<void> {
+      if (message.type !== 'message' || stop.signal.aborted) return;
+      const outcome = await delivery.deliver({ content: message.content, meta: message.meta }, stop.signal).catch((error) => {
+        log.warn(`delivering ${message.id}: ${formatError(error)}`);
+        return 'not-taken' as const;
+      });
+      if (stop.signal.aborted) return;
+      if (outcome === 'not-taken') {
+        writeCondition(options.stateDir, 'bridge', {
+          state: 'DEAF',
+          cause: `Claude Code did not take message ${message.meta.message_id ?? message.id} (channels may be off for this account or profile)`,
+          fix: 'Run `telegram-session-manager doctor`; remove DISABLE_TELEMETRY / CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC / DO_NOT_TRACK / DISABLE_GROWTHBOOK from the profile, then /restart',
+          since: options.clock.now(),
+        });
+        send({ type: 'nack', id: message.id, reason: 'not taken by Claude Code' });
+        return;
       }
+      if (readCondition(options.stateDir, 'bridge')) writeCondition(options.stateDir, 'bridge', undefined);
       send({ type: 'ack', id: message.id });
     }
   }

@@ -10,7 +10,8 @@ export function routerSocketPath(paths: Paths): string {
 }
 
 /** What flows between `serve` (the router) and a session's bridge: one JSON object per line. */
-export type BridgeToRouter = { type: 'hello'; chat: string; pid: number } | { type: 'ack'; id: string };
+/** `ack`: Claude Code took the message (it leaves the queue); `nack`: it did not (it stays queued). */
+export type BridgeToRouter = { type: 'hello'; chat: string; pid: number } | { type: 'ack'; id: string } | { type: 'nack'; id: string; reason: string };
 export type RouterToBridge = { type: 'message'; id: string; content: string; meta: Record<string, string> };
 
 /** Splits a byte stream into JSON lines; incomplete tails are kept for the next chunk. */

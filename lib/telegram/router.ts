@@ -17,6 +17,8 @@ const TYPING_EVERY_MS = 4000;
 /** How long the typing indicator is kept up for a session that does not connect. */
 const TYPING_MAX_MS = 120_000;
 const RESTART_POLLING_MAX_MS = 60_000;
+/** How often chats with queued messages and no connected bridge get their session started. */
+const SWEEP_MS = 5000;
 
 /** A queued inbound message, as the bridge will push it. */
 export interface QueuedMessage {
@@ -36,6 +38,8 @@ export interface RouterOptions {
 interface BridgeLink {
   socket: Socket<undefined>;
   inflight: string | null;
+  /** The bridge said Claude Code did not take a message: nothing more is sent on this link (it stays queued). */
+  stalled: boolean;
 }
 
 /** The notification a message becomes: its text (or caption) and the official plugin's meta fields. */
@@ -68,6 +72,10 @@ export class TelegramRouter {
   readonly bot: Bot;
   private readonly links = new Map<string, BridgeLink>();
   private readonly starting = new Map<string, Promise<void>>();
+  /** Bridge connections per chat since the router started (ends a typing indicator). */
+  private readonly connects = new Map<string, number>();
+  /** The last start failure told per chat, so a failing start is reported once, not at every retry. */
+  private readonly startErrors = new Map<string, string>();
   private server: ReturnType<typeof Bun.listen> | undefined;
 
   constructor(private readonly options: RouterOptions) {
@@ -89,7 +97,9 @@ export class TelegramRouter {
   async run(): Promise<void> {
     const { manager, log, signal } = this.options;
     this.listen();
-    for (const id of Object.keys(manager.registry())) if (listQueue(this.queueDir(id)).length) void this.ensureSession(id);
+    this.sweep();
+    const sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    signal.addEventListener('abort', () => clearInterval(sweeper), { once: true });
     await this.bot.api.setMyCommands([
       { command: 'sessions', description: 'All sessions and their status' },
       { command: 'status', description: "This chat's session" },
@@ -142,8 +152,30 @@ export class TelegramRouter {
     rmSync(routerSocketPath(this.options.manager.paths), { force: true });
   }
 
+  /** A bridge went away (its session stopped or died): what it had not confirmed stays queued and wakes the session. */
   private dropLink(socket: Socket<undefined>): void {
-    for (const [chat, link] of this.links) if (link.socket === socket) this.links.delete(chat);
+    for (const [chat, link] of this.links) {
+      if (link.socket !== socket) continue;
+      this.links.delete(chat);
+      if (listQueue(this.queueDir(chat)).length) void this.ensureSession(chat);
+    }
+  }
+
+  /**
+   * Starts or wakes the session of every chat that has queued messages but no bridge: a session that
+   * was stopping when its bridge dropped, or one killed from outside, still gets its messages.
+   */
+  private sweep(): void {
+    const { manager, log } = this.options;
+    let ids: string[];
+    try {
+      ids = Object.keys(manager.registry());
+    } catch (error) {
+      return log.warn(`sweep: ${formatError(error)}`);
+    }
+    for (const chat of ids) {
+      if (!this.links.has(chat) && !this.starting.has(chat) && listQueue(this.queueDir(chat)).length) void this.ensureSession(chat);
+    }
   }
 
   private onBridge(socket: Socket<undefined>, message: BridgeToRouter): void {
@@ -151,7 +183,8 @@ export class TelegramRouter {
     if (message.type === 'hello') {
       if (!manager.platform.idPattern.test(message.chat)) return void socket.end();
       this.links.get(message.chat)?.socket.end();
-      this.links.set(message.chat, { socket, inflight: null });
+      this.links.set(message.chat, { socket, inflight: null, stalled: false });
+      this.connects.set(message.chat, (this.connects.get(message.chat) ?? 0) + 1);
       log.info(`bridge of chat ${message.chat} connected (pid ${message.pid})`);
       this.pump(message.chat);
       return;
@@ -159,15 +192,20 @@ export class TelegramRouter {
     const chat = [...this.links].find(([, link]) => link.socket === socket)?.[0];
     const link = chat ? this.links.get(chat) : undefined;
     if (!chat || !link || link.inflight !== message.id) return;
-    dequeue(this.queueDir(chat), message.id);
     link.inflight = null;
+    if (message.type === 'nack') {
+      link.stalled = true;
+      log.warn(`session of chat ${chat} did not take message ${message.id} (${message.reason}); kept queued until its session restarts`);
+      return;
+    }
+    dequeue(this.queueDir(chat), message.id);
     this.pump(chat);
   }
 
   /** Sends the oldest queued message of a chat to its bridge, if connected and idle. */
   private pump(chat: string): void {
     const link = this.links.get(chat);
-    if (!link || link.inflight) return;
+    if (!link || link.inflight || link.stalled) return;
     const next = listQueue<QueuedMessage>(this.queueDir(chat))[0];
     if (!next) return;
     link.inflight = next.name;
@@ -196,23 +234,33 @@ export class TelegramRouter {
     if (running) return running;
     const work = (async () => {
       const { manager, log } = this.options;
-      const typing = this.keepTyping(chat);
+      let failedStart: AbortController | undefined;
       try {
         const entry = manager.registry()[chat];
         const info = (await manager.liveSessions()).get(manager.tmuxName(chat));
+        if (entry && info && !info.dead) return; // running: its bridge connects when Claude Code is ready
+        const failed = new AbortController();
+        const typing = this.keepTyping(chat, failed.signal);
+        failedStart = failed;
         if (!entry) {
           const title = message?.chat.type === 'private' ? (message.chat.username ?? message.chat.first_name) : message && 'title' in message.chat ? message.chat.title : undefined;
           const result = await manager.spawn(chat, { name: title ?? undefined, type: 'chat' });
           log.info(`NEW  chat ${chat} → ${result.tmux}`);
-        } else if (!info || info.dead) {
+        } else {
           const result = await manager.wake(chat);
           log.info(`WOKE  ${result.tmux} for waiting messages`);
         }
+        this.startErrors.delete(chat);
+        void typing;
       } catch (error) {
-        log.error(`starting the session of chat ${chat} failed: ${formatError(error)}`);
-        await this.bot.api.sendMessage(chat, `⚠️ Could not start this chat's session: ${formatError(error)}`).catch(() => {});
+        failedStart?.abort();
+        // Said once per distinct error: the sweep retries every few seconds.
+        const text = formatError(error);
+        if (this.startErrors.get(chat) === text) return;
+        this.startErrors.set(chat, text);
+        log.error(`starting the session of chat ${chat} failed: ${text}`);
+        await this.bot.api.sendMessage(chat, `⚠️ Could not start this chat's session: ${text}`).catch(() => {});
       }
-      await typing;
     })();
     this.starting.set(chat, work);
     void work.finally(() => this.starting.delete(chat));
@@ -220,11 +268,13 @@ export class TelegramRouter {
   }
 
   /** Shows "typing…" every 4 s until the chat's bridge connects (or two minutes pass). */
-  private async keepTyping(chat: string): Promise<void> {
+  private async keepTyping(chat: string, stop: AbortSignal): Promise<void> {
     const until = this.options.clock.now() + TYPING_MAX_MS;
-    while (!this.links.has(chat) && this.options.clock.now() < until && !this.options.signal.aborted) {
+    const signal = AbortSignal.any([this.options.signal, stop]);
+    const connects = this.connects.get(chat) ?? 0;
+    while ((this.connects.get(chat) ?? 0) === connects && this.options.clock.now() < until && !signal.aborted) {
       await this.bot.api.sendChatAction(chat, 'typing').catch(() => {});
-      await this.options.clock.sleep(TYPING_EVERY_MS, this.options.signal);
+      await this.options.clock.sleep(TYPING_EVERY_MS, signal);
     }
   }
 

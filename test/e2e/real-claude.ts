@@ -12,7 +12,7 @@
  * loopback Messages API. Sessions started by our programs inherit all of it through
  * `CLAUDE_CONFIG_DIR`, so nothing test-only reaches the launch code.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLAUDE_CODE_VERSION, claudeCodeBinary, installClaudeCode } from '../../scripts/claude-code.ts';
 
@@ -75,4 +75,72 @@ export function trustFolder(dir: string, folder: string): void {
 /** Whether this process runs as root (the real CLI then needs IS_SANDBOX=1 for bypass modes). */
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
+}
+
+const ROOT = join(import.meta.dir, '..', '..');
+
+/** Newest modification time of the sources a build is made from. */
+function newestSource(): number {
+  let newest = 0;
+  for (const folder of ['bin', 'lib', 'launchd']) {
+    for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/**
+ * The compiled program `dist/<program>`, built first when dist/ is missing or older than a source
+ * file (CI builds before testing; a developer's dist/ may be stale).
+ */
+export async function distProgram(program: string): Promise<string> {
+  const binary = join(ROOT, 'dist', 'claude-remote-sessions');
+  const built = statSync(binary, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (built < newestSource()) {
+    const build = Bun.spawn(['bun', join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdout: 'ignore', stderr: 'pipe' });
+    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()]);
+    if (code !== 0) throw new Error(`bun scripts/build.ts failed: ${err.trim()}`);
+  }
+  return join(ROOT, 'dist', program);
+}
+
+/**
+ * The config.env lines a real-CLI test needs on this machine: as root, the sandbox opt-in (the CLI
+ * refuses bypass permissions as root without it), exactly as a user of a container host would set it.
+ */
+export function rootConfigLines(): string {
+  return isRoot() ? 'IS_SANDBOX=1\n' : '';
+}
+
+/** Environment for a Sandbox running the real CLI: the real uid for our root check. */
+export async function realClaudeEnv(): Promise<Record<string, string>> {
+  return { CLAUDE_BIN: await realClaude(), CRS_UID: String(process.getuid?.() ?? 1000) };
+}
+
+/** What to look at when a real-CLI test fails: the pane, its last exit, the queue and the program's log. */
+export async function diagnose(sb: { tmux: { capturePane(name: string, lines?: number): Promise<string> }; sessionsDir: string }, tmuxName: string, id: string, log: string[]): Promise<string> {
+  const pane = await sb.tmux.capturePane(tmuxName, 60).catch((error: Error) => `(no pane: ${error.message})`);
+  const read = (file: string) => {
+    try {
+      return readFileSync(join(sb.sessionsDir, id, file), 'utf8');
+    } catch {
+      return '(none)';
+    }
+  };
+  const inbox = (() => {
+    try {
+      return readdirSync(join(sb.sessionsDir, id, 'inbox')).join(', ') || '(empty)';
+    } catch {
+      return '(none)';
+    }
+  })();
+  return [
+    `--- pane ${tmuxName}`,
+    pane.split('\n').filter((l) => l.trim()).join('\n'),
+    `--- last-exit\n${read('last-exit')}`,
+    `--- inbox: ${inbox}`,
+    `--- conditions: ${read('.condition-bridge.json')} ${read('.condition-pane.json')}`,
+    `--- log\n${log.slice(-30).join('\n')}`,
+  ].join('\n');
 }

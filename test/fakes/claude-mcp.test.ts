@@ -103,10 +103,13 @@ describe('claude-mcp stand-in', () => {
     expect(runs[2]!.cwd).toBe(sb.home);
     expect(runs[2]!.env.CLAUDE_BIN).toBe(CLAUDE_MCP);
     expect(runs[2]!.env.CLAUDE_CONFIG_DIR).toBe(sb.root);
-    await waitFor(() => existsSync(join(sb.root, 'projects', sb.home.replace(/[^A-Za-z0-9]/g, '-'), `${sid}.jsonl`)), 3000, 'the transcript');
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
+    // A conversation in the home folder (the stand-in writes one when it takes a channel message).
+    const transcript = join(sb.root, 'projects', sb.home.replace(/[^A-Za-z0-9]/g, '-'), `${sid}.jsonl`);
+    mkdirSync(join(transcript, '..'), { recursive: true });
+    writeFileSync(transcript, '{"type":"user"}\n');
     const again = await runDirect(['--session-id', sid]);
     expect(await new Response(again.stdout).text()).toContain(`Error: Session ID ${sid} is already in use.`);
     expect(await again.exited).toBe(1);
@@ -114,6 +117,15 @@ describe('claude-mcp stand-in', () => {
     const resume = await runDirect(['--resume', other]);
     expect(await new Response(resume.stdout).text()).toContain(`No conversation found with session ID: ${other}`);
     expect(await resume.exited).toBe(1);
+    // From another cwd: --resume <id> fails, --resume <path> continues the same id.
+    const elsewhere = join(sb.dir, 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    const byId = Bun.spawn([CLAUDE_MCP, '--resume', sid], { cwd: elsewhere, env: sb.env as Record<string, string>, stdin: 'ignore', stdout: 'pipe' });
+    expect(await new Response(byId.stdout).text()).toContain(`No conversation found with session ID: ${sid}`);
+    const byPath = Bun.spawn([CLAUDE_MCP, '--resume', transcript], { cwd: elsewhere, env: sb.env as Record<string, string>, stdin: 'ignore', stdout: 'pipe' });
+    await waitFor(async () => (await sb.waitForRuns(7)).length >= 7, 5000, 'the resumed run');
+    byPath.kill('SIGTERM');
+    expect(await new Response(byPath.stdout).text()).toContain(`session ${sid} (resume)`);
 
     const state = join(sb.dir, 'state-logged-out');
     mkdirSync(state, { recursive: true });

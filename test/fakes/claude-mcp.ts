@@ -11,8 +11,12 @@
  * - every server of every `--mcp-config <file|json>...` is started over stdio with the MCP SDK; its
  *   stderr is copied to our stdout as `[name] line`. A dev channel server that fails to connect or does
  *   not declare `experimental['claude/channel']` is fatal (error line, exit 1); other servers are not.
- * - `notifications/claude/channel` from a channel server is appended as one JSON line
- *   `{"content","meta","at","server"}` to `<out>/channel-notifications.jsonl` and printed as `← content`.
+ * - like the real CLI, notifications that arrive in the first `CLAUDE_MCP_REGISTER_DELAY_MS` (300) ms
+ *   after a server's handshake are dropped (recorded in `<out>/dropped-notifications.jsonl`); after it,
+ *   `notifications/tools/list_changed` makes it list the server's tools again, and
+ *   `notifications/claude/channel` from a channel server is TAKEN: a `queue-operation` enqueue line and
+ *   a user line are appended to the session's transcript, one JSON line `{"content","meta","at","server"}`
+ *   to `<out>/channel-notifications.jsonl`, and `← content` is printed.
  * - each `<out>/tool-requests/<id>.json` (`{server?, name, arguments?}`; write it atomically) is
  *   called on that server (default: the first dev channel), answered in `<id>.result.json`
  *   (`{ok:true, result}` | `{ok:false, error}`) and deleted. Tools are listed at connect time into
@@ -21,8 +25,8 @@
  * - prints `> ` and stays until SIGTERM/SIGHUP/SIGINT: closes stdin of every server, SIGTERMs what is
  *   still alive after a short grace, SIGKILLs after another, and exits 0.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 // Types only here: the SDK (and zod) take ~200 ms to load, so it is imported once servers are started.
@@ -30,6 +34,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 const VERSION = '2.1.197';
+/** How long after the handshake channel notifications are dropped (`CLAUDE_MCP_REGISTER_DELAY_MS`; the real CLI: ~0.15–0.6 s). */
+const REGISTER_DELAY_MS = Number(process.env.CLAUDE_MCP_REGISTER_DELAY_MS ?? 300);
 const POLL_MS = 100;
 /** After stdin is closed, how long a server may take to exit before SIGTERM, and then before SIGKILL. */
 const TERM_GRACE_MS = 300;
@@ -214,28 +220,21 @@ const devChannels: string[] = [];
 }
 
 // --- Session id rules and transcript -----------------------------------------------------------------
-const slug = cwd.replace(/[^A-Za-z0-9]/g, '-');
-const transcript = join(root, 'projects', slug, `${sid}.jsonl`);
-function existingTranscript(): string | undefined {
-  try {
-    for (const project of readdirSync(join(root, 'projects')).sort()) {
-      const file = join(root, 'projects', project, `${sid}.jsonl`);
-      if (existsSync(file)) return file;
-    }
-  } catch {}
-  return undefined;
+// The real CLI's rules (FACTS.md): `--session-id` and `--resume <id>` look only in the CURRENT cwd's
+// project folder; `--resume <absolute transcript path>` works from anywhere and keeps the id.
+const slug = realpathSync(cwd).replace(/[^A-Za-z0-9]/g, '-');
+let transcript = join(root, 'projects', slug, `${sid}.jsonl`);
+if (mode === 'resume' && sid.startsWith('/') && sid.endsWith('.jsonl') && existsSync(sid)) {
+  transcript = sid;
+  sid = basename(sid, '.jsonl');
 }
-if (mode === 'new' && existingTranscript()) {
+if (mode === 'new' && existsSync(transcript)) {
   line(`Error: Session ID ${sid} is already in use.`);
   process.exit(1);
 }
-if (mode === 'resume' && !existingTranscript()) {
+if (mode === 'resume' && !existsSync(transcript)) {
   line(`No conversation found with session ID: ${sid}`);
   process.exit(1);
-}
-if (mode === 'new') {
-  mkdirSync(join(root, 'projects', slug), { recursive: true });
-  writeFileSync(transcript, `${JSON.stringify({ type: 'summary', sessionId: sid })}\n`);
 }
 line(`Claude Code (stand-in) session ${sid} (${mode})`);
 
@@ -312,6 +311,19 @@ const outDir = process.env.TELEGRAM_STATE_DIR || process.env.DISCORD_STATE_DIR |
 mkdirSync(outDir, { recursive: true });
 const notificationsFile = join(outDir, 'channel-notifications.jsonl');
 
+/**
+ * What the real CLI writes when it takes a channel message: a `queue-operation` enqueue line with the
+ * wrapped message in the transcript (the sign the bridge confirms delivery by), then the turn itself.
+ */
+function recordTaken(server: string, content: string, meta: Record<string, string>): void {
+  const attributes = Object.entries(meta).map(([k, v]) => ` ${k}="${String(v).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}"`).join('');
+  const wrapped = `<channel source="${server}"${attributes}>\n${content}\n</channel>`;
+  mkdirSync(join(transcript, '..'), { recursive: true });
+  const at = new Date().toISOString();
+  appendFileSync(transcript, `${JSON.stringify({ type: 'queue-operation', operation: 'enqueue', timestamp: at, sessionId: sid, content: wrapped })}\n`);
+  appendFileSync(transcript, `${JSON.stringify({ type: 'user', sessionId: sid, timestamp: at, message: { role: 'user', content: wrapped } })}\n`);
+}
+
 function fail(text: string): Promise<never> {
   line(text);
   return shutdown(1);
@@ -332,12 +344,26 @@ async function connect(name: string, config: ServerConfig): Promise<Connected> {
   if (stderr) createInterface({ input: stderr as Readable, terminal: false }).on('line', (text) => line(`[${name}] ${text}`));
   const client = new ClientClass({ name: 'claude-code-stand-in', version: VERSION }, { capabilities: {} });
   const channel = channelNames.includes(name);
+  // Like the real CLI, the channel handler (and the tools/list_changed one, in the same step) is
+  // registered some time after the handshake; what arrives before is dropped without a word.
+  let registered = false;
+  setTimeout(() => {
+    registered = true;
+  }, REGISTER_DELAY_MS);
   client.fallbackNotificationHandler = async (notification) => {
+    if (!registered) {
+      appendFileSync(join(outDir, 'dropped-notifications.jsonl'), `${JSON.stringify({ method: notification.method, params: notification.params ?? {}, at: Date.now() })}\n`);
+      return;
+    }
     if (notification.method === 'notifications/claude/channel' && channel) {
-      const params = (notification.params ?? {}) as { content?: unknown; meta?: unknown };
+      const params = (notification.params ?? {}) as { content?: unknown; meta?: Record<string, string> };
       const content = typeof params.content === 'string' ? params.content : JSON.stringify(params.content ?? '');
-      appendFileSync(notificationsFile, `${JSON.stringify({ content: params.content, meta: params.meta ?? {}, at: Date.now(), server: name })}\n`);
+      const meta = params.meta ?? {};
+      appendFileSync(notificationsFile, `${JSON.stringify({ content: params.content, meta, at: Date.now(), server: name })}\n`);
+      recordTaken(name, content, meta);
       line(`← ${content.slice(0, 200)}`);
+    } else if (notification.method === 'notifications/tools/list_changed') {
+      void client.listTools().then((result) => line(`[${name}] tools refreshed (${result.tools.length})`), () => {});
     } else {
       line(`[${name}] notification ${notification.method}${channel ? '' : ' (not a channel: ignored)'}`);
     }
