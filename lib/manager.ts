@@ -362,6 +362,7 @@ export class SessionManager {
       promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
       channelArgs: this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile }),
     });
+    removeState(dir, 'stopping');
     try {
       await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
     } catch (error) {
@@ -447,13 +448,25 @@ export class SessionManager {
       const status = live.deadStatus === null ? '' : ` exit status ${live.deadStatus}`;
       writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}${status}\n${lines.join('\n')}\n`);
     }
-    await this.deps.tmux.killSession(name);
+    await this.stopPane(id);
+  }
+
+  /**
+   * Kills a session's tmux pane, marking it `.stopping` first: a Claude Code process goes on taking
+   * channel messages (and sending them to the model) for a moment after its pane is killed, and what
+   * it takes then is lost with it, so the router and the bridge push nothing to a stopping session.
+   * The next start clears the mark.
+   */
+  private async stopPane(id: string): Promise<boolean> {
+    const dir = this.stateDir(id);
+    if (existsSync(dir)) touchState(dir, 'stopping');
+    return this.deps.tmux.killSession(this.tmuxName(id));
   }
 
   /** Kills the tmux session and removes the registry entry (the state dir stays, so a later spawn resumes). */
   async kill(id: string): Promise<{ killed: boolean; registered: boolean }> {
     assertId(this.platform, id);
-    const killed = await this.deps.tmux.killSession(this.tmuxName(id));
+    const killed = await this.stopPane(id);
     const registered = await updateRegistry(this.paths, this.platform, (registry) => {
       const had = id in registry;
       delete registry[id];
@@ -470,7 +483,7 @@ export class SessionManager {
       for (const name of (await this.liveSessions()).keys()) {
         const id = name.slice(this.platform.prefix.length + 1);
         if (pattern.test(name) && this.platform.idPattern.test(id)) {
-          if (await this.deps.tmux.killSession(name)) killed.push(name);
+          if (await this.stopPane(id)) killed.push(name);
         }
       }
       for (const id of Object.keys(registry)) delete registry[id];
@@ -594,7 +607,7 @@ export class SessionManager {
         continue;
       }
       touchState(dir, 'suspended', `${new Date(this.deps.clock.now()).toISOString()}\n`);
-      await this.deps.tmux.killSession(entry.tmux);
+      await this.stopPane(id);
       suspended.push(id);
     }
     return { suspended, skippedBusy };
@@ -626,7 +639,7 @@ export class SessionManager {
       throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
     }
     touchState(this.stateDir(id), 'suspended', `${new Date(this.deps.clock.now()).toISOString()} stopped\n`);
-    return this.deps.tmux.killSession(this.tmuxName(id));
+    return this.stopPane(id);
   }
 
   /** Clears the suspended mark and starts the session again (same conversation). */

@@ -15,6 +15,8 @@ export const STATE_FILES = {
   crash: '.crash.json',
   /** Where the conversation's transcript is or will be (the bridge confirms delivery from it). */
   transcript: '.transcript',
+  /** The session is being stopped: nothing is pushed to it (cleared by the next start). */
+  stopping: '.stopping',
   /** Why and when the session last had to start a new conversation (JSON). */
   newConversation: '.new-conversation',
 } as const;

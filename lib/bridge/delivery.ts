@@ -26,7 +26,8 @@ export interface ChannelMessage {
   meta: Record<string, string>;
 }
 
-export type DeliveryOutcome = 'taken' | 'already-taken' | 'not-taken';
+/** `stopping`: not pushed, the session is being stopped (it stays queued for the next start). */
+export type DeliveryOutcome = 'taken' | 'already-taken' | 'not-taken' | 'stopping';
 
 /**
  * Hands channel messages to Claude Code and tells whether it TOOK them.
@@ -79,8 +80,11 @@ export class ChannelDelivery {
     return false;
   }
 
-  /** Pushes a message unless it was taken before, and confirms it from the transcript. */
-  async deliver(message: ChannelMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
+  /**
+   * Pushes a message unless it was taken before, and confirms it from the transcript. `isStopping`
+   * is asked before every push: a stopping Claude Code would take the message and lose it.
+   */
+  async deliver(message: ChannelMessage, signal: AbortSignal, isStopping: () => boolean = () => false): Promise<DeliveryOutcome> {
     const { chat_id: chatId = '', message_id: messageId = '' } = message.meta;
     const taken = () => this.watch.hasTaken(chatId, messageId);
     if (taken()) return 'already-taken';
@@ -89,6 +93,7 @@ export class ChannelDelivery {
         await this.probe(signal);
         if (taken()) return 'taken';
       }
+      if (isStopping()) return 'stopping';
       const wait = this.watch.file ? CONFIRM_MS : CONFIRM_NEW_TRANSCRIPT_MS;
       await this.server.notification({ method: 'notifications/claude/channel', params: { content: message.content, meta: message.meta } });
       if (await this.until(taken, wait, signal)) return 'taken';

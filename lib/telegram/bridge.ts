@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -223,11 +223,13 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
 
     async function deliver(message: RouterToBridge): Promise<void> {
       if (message.type !== 'message' || stop.signal.aborted) return;
-      const outcome = await delivery.deliver({ content: message.content, meta: message.meta }, stop.signal).catch((error) => {
+      const stopping = () => existsSync(join(options.stateDir, STATE_FILES.stopping));
+      const outcome = await delivery.deliver({ content: message.content, meta: message.meta }, stop.signal, stopping).catch((error) => {
         log.warn(`delivering ${message.id}: ${formatError(error)}`);
         return 'not-taken' as const;
       });
       if (stop.signal.aborted) return;
+      if (outcome === 'stopping') return void send({ type: 'nack', id: message.id, reason: 'the session is stopping' });
       if (outcome === 'not-taken') {
         writeCondition(options.stateDir, 'bridge', {
           state: 'DEAF',

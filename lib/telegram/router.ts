@@ -9,6 +9,7 @@ import { CrsError, formatError } from '../errors.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../manager.ts';
 import { classifyPane, isStartupDialog } from '../pane.ts';
 import { dequeue, enqueue, listQueue } from '../queue.ts';
+import { hasState } from '../state.ts';
 import { SEND_KEYS, planSend } from '../send-keys.ts';
 import { type BridgeToRouter, LineDecoder, type RouterToBridge, encodeLine, routerSocketPath } from './protocol.ts';
 import { join } from 'node:path';
@@ -206,6 +207,8 @@ export class TelegramRouter {
   private pump(chat: string): void {
     const link = this.links.get(chat);
     if (!link || link.inflight || link.stalled) return;
+    // A stopping session would take the message and lose it with its process.
+    if (hasState(this.options.manager.stateDir(chat), 'stopping')) return;
     const next = listQueue<QueuedMessage>(this.queueDir(chat))[0];
     if (!next) return;
     link.inflight = next.name;
