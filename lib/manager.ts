@@ -18,6 +18,7 @@ import { parseEnvText } from './env-file.ts';
 import { CrsError, formatError } from './errors.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { buildLaunch, formatLabel } from './launch.ts';
+import { withLock } from './lock.ts';
 import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from './paths.ts';
 import type { Platform } from './platform.ts';
 import { rootRefusal } from './preflight.ts';
@@ -33,6 +34,8 @@ const LAST_EXIT_LINES = 30;
 const LAST_EXIT_SCROLLBACK = 500;
 /** Text Claude Code shows while it is working; such a pane is never suspended. */
 const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
+/** A new-conversation note shows in list/status for this long after it was written, then no more (the file stays). */
+const NEW_CONVERSATION_SHOWN_MS = 24 * 60 * 60 * 1000;
 
 /** A running session shows its condition (WAITING, DEAF, LIMITED, LOGGED_OUT) in place of UP. */
 export type SessionStatus = 'UP' | Condition['state'] | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
@@ -110,6 +113,15 @@ export interface SessionRow {
   crash: { quickDeaths: number; backoffUntil: number };
   /** What keeps a running session from working (its status says which), with cause and fix. */
   condition: Condition | null;
+  /** When and why the session last had to start a new conversation, for a day after it happened. */
+  newConversation: NewConversation | null;
+}
+
+/** A session had to drop its conversation and start a new one (`.new-conversation`). */
+export interface NewConversation {
+  /** ISO time. */
+  at: string;
+  reason: string;
 }
 
 /** What one `respawnDead` pass did. */
@@ -533,6 +545,7 @@ export class SessionManager {
         lastExit: readState(dir, 'lastExit') ?? null,
         crash: { quickDeaths: crash.quickDeaths, backoffUntil: crash.backoffUntil },
         condition,
+        newConversation: loadNewConversation(dir, now * 1000),
       };
     });
   }
@@ -632,6 +645,28 @@ export class SessionManager {
     return this.respawn(id, live, true, options);
   }
 
+  /**
+   * Moves a session to another profile of profiles.env: remembered for its name in
+   * channel-profiles.json (so a later spawn takes it too), then restarted in the same conversation.
+   */
+  async switchProfile(id: string, profile: string): Promise<SpawnResult> {
+    assertId(this.platform, id);
+    const entry = this.registry()[id];
+    if (!entry) {
+      throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
+    }
+    const available = this.profileNames();
+    if (!available.includes(profile)) {
+      throw new CrsError(`Profile "${profile}" is not defined.`, { hint: `Available: ${available.join(', ')} (${this.paths.profilesFile}).` });
+    }
+    await withLock(this.paths.lockFile, () => {
+      const map = loadStringMap(this.paths.channelProfiles);
+      map[entry.name] = profile;
+      writeFileAtomic(this.paths.channelProfiles, `${JSON.stringify(map, null, 2)}\n`);
+    });
+    return this.restart(id, { profile });
+  }
+
   /** Stops a session but keeps it registered and marked suspended, so nothing restarts it until woken. */
   async stop(id: string): Promise<boolean> {
     assertId(this.platform, id);
@@ -690,6 +725,20 @@ export function countStatuses(rows: SessionRow[]): Record<SessionRow['status'], 
 export function conversationFailure(lastExit: string): string | undefined {
   const line = lastExit.split('\n').find((l) => /No conversation found with session ID|Session ID \S+ is already in use/i.test(l));
   return line ? `Claude Code could not continue the conversation (${line.trim()})` : undefined;
+}
+
+/** The `.new-conversation` note of a state dir while it is less than a day old; null otherwise or when unreadable. */
+export function loadNewConversation(dir: string, now: number): NewConversation | null {
+  const text = readState(dir, 'newConversation');
+  if (!text) return null;
+  try {
+    const note = JSON.parse(text) as Partial<NewConversation>;
+    const at = Date.parse(note.at ?? '');
+    if (typeof note.reason !== 'string' || Number.isNaN(at) || now - at > NEW_CONVERSATION_SHOWN_MS) return null;
+    return { at: note.at!, reason: note.reason };
+  } catch {
+    return null;
+  }
 }
 
 function isDirectory(path: string): boolean {

@@ -106,7 +106,10 @@ describe('bridge: a Claude Code channel for one chat', () => {
     await waitFor(() => fromBridge.some((m) => m.type === 'nack' && m.id === '000002-a.json'), 15_000, 'the nack');
     expect(fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json')).toBe(false);
     expect(notifications.filter((n) => n.meta.message_id === '10')).toHaveLength(3);
-    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toMatchObject({ state: 'DEAF' });
+    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toMatchObject({ state: 'DEAF', notified: true });
+    // The owner is told in the chat, once.
+    await waitFor(() => fake.sentTo(CHAT).some((t) => t.includes('DEAF')), 3000, 'the DEAF notice');
+    expect(fake.sentTo(CHAT).filter((t) => t.includes('DEAF'))).toHaveLength(1);
     // Taken on a later try: acknowledged, and the DEAF mark is cleared.
     recordTaken = true;
     routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
@@ -115,9 +118,10 @@ describe('bridge: a Claude Code channel for one chat', () => {
   }, 20_000);
 
   test('reply sends to its own chat through the Bot API, in 4096-character pieces', async () => {
+    const before = fake.calls('sendMessage').length;
     const result = await client.callTool({ name: 'reply', arguments: { chat_id: CHAT, text: `${'x'.repeat(5000)}`, reply_to: '9' } });
     expect(result.isError).toBeFalsy();
-    const sent = fake.calls('sendMessage').filter((p) => String(p.chat_id) === CHAT);
+    const sent = fake.calls('sendMessage').slice(before).filter((p) => String(p.chat_id) === CHAT);
     expect(sent.map((p) => String(p.text).length)).toEqual([4096, 904]);
   });
 

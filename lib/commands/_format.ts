@@ -1,6 +1,6 @@
 import type { Condition } from '../condition.ts';
 import type { ReportLine } from '../discord/sessions.ts';
-import type { RespawnReport, SessionRow, SpawnResult } from '../manager.ts';
+import type { NewConversation, RespawnReport, SessionRow, SpawnResult } from '../manager.ts';
 
 /** `SPAWNED  dc-123  name=general  workdir=/x  profile=default  (resumed)` or `ALIVE  dc-123`. */
 export function formatSpawn(result: SpawnResult): string[] {
@@ -25,7 +25,14 @@ export function formatRow(row: SessionRow): string {
     row.status === 'CRASHLOOP' && row.lastExit ? `last: ${lastLine(row.lastExit)}` : '',
   ].filter(Boolean);
   const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
-  return row.condition ? [line, ...formatCondition(row.condition).map((l) => `           ${l}`)].join('\n') : line;
+  const notes = [...(row.condition ? formatCondition(row.condition) : []), ...(row.newConversation ? [formatNewConversation(row.newConversation)] : [])];
+  return [line, ...notes.map((l) => `           ${l}`)].join('\n');
+}
+
+/** `new conversation since 2026-11-30 07:52 UTC: <reason>` */
+export function formatNewConversation(note: NewConversation): string {
+  const at = note.at.replace('T', ' ').slice(0, 16);
+  return `new conversation since ${at} UTC: ${note.reason}`;
 }
 
 /** A condition's cause (with the reset time of a limit) and fix, one line each. */

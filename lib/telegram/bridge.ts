@@ -12,7 +12,8 @@ import { CrsError, formatError } from '../errors.ts';
 import { writeFileAtomic } from '../fs-atomic.ts';
 import type { Clock } from '../clock.ts';
 import { ChannelDelivery } from '../bridge/delivery.ts';
-import { readCondition, writeCondition } from '../condition.ts';
+import { claimNotice, readCondition, recordCondition, writeCondition } from '../condition.ts';
+import { formatConditionNotice } from '../notify.ts';
 import { STATE_FILES } from '../state.ts';
 import { BRIDGE_SERVER_NAME, type BridgeToRouter, LineDecoder, type RouterToBridge, encodeLine } from './protocol.ts';
 
@@ -198,6 +199,18 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
     }
   }
 
+  /** Records DEAF and tells the chat once (the same condition is told only once, whoever sees it first). */
+  async function tellDeaf(): Promise<void> {
+    const condition = recordCondition(options.stateDir, 'bridge', {
+      state: 'DEAF',
+      cause: 'Claude Code does not take the messages pushed to it (channels may be off for this account or profile)',
+      fix: 'run `telegram-session-manager doctor`, remove DISABLE_TELEMETRY / CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC / DO_NOT_TRACK / DISABLE_GROWTHBOOK from the profile, then /restart',
+      since: options.clock.now(),
+    });
+    if (!claimNotice(options.stateDir, 'bridge', condition)) return;
+    await api.sendMessage(chatId, formatConditionNotice(`tg-${chatId}`, condition)).catch((error) => log.warn(`could not tell the chat: ${formatError(error)}`));
+  }
+
   async function connectOnce(): Promise<void> {
     const decoder = new LineDecoder<RouterToBridge>();
     let done!: () => void;
@@ -231,12 +244,8 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
       if (stop.signal.aborted) return;
       if (outcome === 'stopping') return void send({ type: 'nack', id: message.id, reason: 'the session is stopping' });
       if (outcome === 'not-taken') {
-        writeCondition(options.stateDir, 'bridge', {
-          state: 'DEAF',
-          cause: `Claude Code did not take message ${message.meta.message_id ?? message.id} (channels may be off for this account or profile)`,
-          fix: 'Run `telegram-session-manager doctor`; remove DISABLE_TELEMETRY / CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC / DO_NOT_TRACK / DISABLE_GROWTHBOOK from the profile, then /restart',
-          since: options.clock.now(),
-        });
+        log.warn(`Claude Code did not take message ${message.meta.message_id ?? message.id}; it stays queued`);
+        await tellDeaf();
         send({ type: 'nack', id: message.id, reason: 'not taken by Claude Code' });
         return;
       }

@@ -4,7 +4,7 @@ import type { ConsolaInstance } from 'consola';
 import { Bot, type Context, GrammyError } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Clock } from '../clock.ts';
-import { formatCondition, formatSpawn } from '../commands/_format.ts';
+import { formatCondition, formatNewConversation, formatSpawn } from '../commands/_format.ts';
 import { CrsError, formatError } from '../errors.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../manager.ts';
 import { classifyPane, isStartupDialog } from '../pane.ts';
@@ -82,7 +82,7 @@ export class TelegramRouter {
   constructor(private readonly options: RouterOptions) {
     this.bot = new Bot(options.token, { client: { apiRoot: options.apiRoot } });
     this.bot.catch((error) => options.log.error(`update ${error.ctx.update.update_id} failed: ${formatError(error.error)}`));
-    this.bot.command(['sessions', 'status', 'restart', 'fresh', 'kill', 'wake', 'workdir', 'send'], (ctx) => this.onCommand(ctx));
+    this.bot.command(['sessions', 'status', 'restart', 'fresh', 'kill', 'wake', 'workdir', 'profile', 'send'], (ctx) => this.onCommand(ctx));
     this.bot.on('message', (ctx) => this.onMessage(ctx));
   }
 
@@ -109,6 +109,7 @@ export class TelegramRouter {
       { command: 'kill', description: 'Stop the session until woken' },
       { command: 'wake', description: 'Start it again' },
       { command: 'workdir', description: 'Show or change the working directory' },
+      { command: 'profile', description: 'Show or switch the profile (same conversation)' },
       { command: 'send', description: 'Answer a dialog: a key (1, 2, enter, esc…) or text' },
     ]).catch((error) => log.warn(`setMyCommands failed: ${formatError(error)}`));
     let delay = 1000;
@@ -323,7 +324,7 @@ export class TelegramRouter {
       if (!row) return reply('This chat has no session yet: send a message to start one.');
       switch (command) {
         case 'status':
-          return reply([`${row.status}  ${row.name}`, ...(row.condition ? formatCondition(row.condition) : []), `tmux: ${row.tmux}`, `profile: ${row.profile}`, `workdir: ${row.workdir ?? '—'}`, `session: ${row.sessionId ?? '—'}`].join('\n'));
+          return reply([`${row.status}  ${row.name}`, ...(row.condition ? formatCondition(row.condition) : []), ...(row.newConversation ? [formatNewConversation(row.newConversation)] : []), `tmux: ${row.tmux}`, `profile: ${row.profile}`, `workdir: ${row.workdir ?? '—'}`, `session: ${row.sessionId ?? '—'}`].join('\n'));
         case 'restart':
         case 'fresh':
           return reply(formatSpawn(await manager.restart(chat, { fresh: command === 'fresh' })).join('\n'));
@@ -336,6 +337,11 @@ export class TelegramRouter {
           const path = rest.join(' ').trim();
           if (!path) return reply(`workdir: ${row.workdir ?? '—'}`);
           return reply([`workdir → ${path}`, ...formatSpawn(await manager.restart(chat, { workdir: path }))].join('\n'));
+        }
+        case 'profile': {
+          const name = rest.join(' ').trim();
+          if (!name) return reply(`profile: ${row.profile} · available: ${manager.profileNames().join(', ')}`);
+          return reply([`profile → ${name}`, ...formatSpawn(await manager.switchProfile(chat, name))].join('\n'));
         }
         case 'send':
           return reply(await this.send(row, (message.text ?? '').replace(/^\/\S+\s*/, ''), message.from?.id));

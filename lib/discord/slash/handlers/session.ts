@@ -1,9 +1,6 @@
 import { EmbedBuilder } from 'discord.js';
-import { formatCondition, formatSpawn, lastLine } from '../../../commands/_format.ts';
-import { loadStringMap } from '../../../config.ts';
+import { formatCondition, formatNewConversation, formatSpawn, lastLine } from '../../../commands/_format.ts';
 import { CrsError } from '../../../errors.ts';
-import { writeFileAtomic } from '../../../fs-atomic.ts';
-import { withLock } from '../../../lock.ts';
 import { planSend } from '../../../send-keys.ts';
 import { stripChrome } from '../../../pane.ts';
 import type { CommandHandler, SlashReply } from '../types.ts';
@@ -52,6 +49,7 @@ export const handleSession: CommandHandler = async (interaction, deps) => {
         const [cause = '', fix = ''] = formatCondition(row.condition);
         embed.addFields({ name: 'Cause', value: cause.slice(0, 1024) }, { name: 'Fix', value: fix.replace(/^fix: /, '').slice(0, 1024) });
       }
+      if (row.newConversation) embed.addFields({ name: 'New conversation', value: formatNewConversation(row.newConversation).slice(0, 1024) });
       return { embed };
     }
     case 'restart': {
@@ -100,15 +98,7 @@ export const handleSession: CommandHandler = async (interaction, deps) => {
       const name = interaction.options.getString('name');
       const available = manager.profileNames();
       if (!name) return { content: `Profile: \`${row.profile}\` · available: ${available.map((p) => `\`${p}\``).join(', ')}` };
-      if (!available.includes(name)) {
-        throw new CrsError(`Profile "${name}" is not defined.`, { hint: `Available: ${available.join(', ')} (profiles.env).` });
-      }
-      await withLock(manager.paths.lockFile, () => {
-        const map = loadStringMap(manager.paths.channelProfiles);
-        map[row.name] = name;
-        writeFileAtomic(manager.paths.channelProfiles, `${JSON.stringify(map, null, 2)}\n`);
-      });
-      return spawned([`Profile → ${name}`, ...formatSpawn(await manager.restart(id, { profile: name }))]);
+      return spawned([`Profile → ${name}`, ...formatSpawn(await manager.switchProfile(id, name))]);
     }
     default:
       throw new CrsError(`Unknown subcommand /session ${sub}.`, { hint: 'Run `discord-slash-daemon register` to refresh the commands.' });
