@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_CLAUDE, ROOT, Sandbox, waitFor } from '../helpers.ts';
 
@@ -30,19 +30,35 @@ appendFileSync(starts, process.pid + '\\n');
 process.on('SIGHUP', () => {});
 process.on('SIGINT', () => {});
 setInterval(() => {}, 60_000);
-const server = new Server({ name: 'test-channel', version: '1.0.0' }, { capabilities: { tools: {}, experimental: { 'claude/channel': {} } } });
-server.setRequestHandler(ListToolsRequestSchema, async () => ({
-  tools: [{ name: 'reply', description: 'Reply in the chat.', inputSchema: { type: 'object', properties: { chat_id: { type: 'string' }, text: { type: 'string' } }, required: ['chat_id', 'text'] } }],
-}));
+const server = new Server({ name: 'test-channel', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, experimental: { 'claude/channel': {} } } });
 server.setRequestHandler(CallToolRequestSchema, async (request) => {
   if (request.params.name !== 'reply') return { isError: true, content: [{ type: 'text', text: 'unknown tool ' + request.params.name }] };
   appendFileSync(replies, JSON.stringify(request.params.arguments) + '\\n');
   return { content: [{ type: 'text', text: 'sent' }] };
 });
-server.oninitialized = () => setTimeout(() => void server.notification({
+// Pushed at once: the stand-in (like the real CLI) drops it. Then, like our bridge, it waits until a
+// tools/list_changed makes the client list the tools again before pushing 'hello'.
+let listings = 0;
+const listed = new Set<() => void>();
+server.setRequestHandler(ListToolsRequestSchema, async () => {
+  listings++;
+  for (const done of listed) done();
+  return { tools: [{ name: 'reply', description: 'Reply in the chat.', inputSchema: { type: 'object', properties: { chat_id: { type: 'string' }, text: { type: 'string' } }, required: ['chat_id', 'text'] } }] };
+});
+const push = (content: string, id: string) => server.notification({
   method: 'notifications/claude/channel',
-  params: { content: 'hello', meta: { chat_id: '42', message_id: '1', user: 'alice', user_id: '7', ts: '2026-01-01T00:00:00.000Z' } },
-}), 50);
+  params: { content, meta: { chat_id: '42', message_id: id, user: 'alice', user_id: '7', ts: '2026-01-01T00:00:00.000Z' } },
+});
+server.oninitialized = async () => {
+  await push('too early', '0');
+  for (;;) {
+    const before = listings;
+    const relisted = new Promise<boolean>((resolve) => { const done = () => { listed.delete(done); resolve(true); }; listed.add(done); setTimeout(() => { listed.delete(done); resolve(false); }, 100); });
+    await server.sendToolListChanged();
+    if ((await relisted) && listings > before) break;
+  }
+  await push('hello', '1');
+};
 console.error('channel server up');
 await server.connect(new StdioServerTransport());
 `,
@@ -162,6 +178,13 @@ describe('claude-mcp stand-in', () => {
     const lines = readFileSync(notifications, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ content: 'hello', meta: { chat_id: '42', message_id: '1', user: 'alice', user_id: '7' }, server: SERVER });
+    // The one pushed right after the handshake was dropped, as the real CLI drops it.
+    const dropped = readFileSync(join(state, 'dropped-notifications.jsonl'), 'utf8');
+    expect(dropped).toContain('too early');
+    // Taken: the transcript shows the queue-operation line the bridge confirms delivery by.
+    const transcript = readFileSync(join(sb.root, 'projects', realpathSync(cwd).replace(/[^A-Za-z0-9]/g, '-'), `${sid}.jsonl`), 'utf8');
+    expect(transcript).toContain('"operation":"enqueue"');
+    expect(transcript).toContain('message_id=\\"1\\"');
     expect(typeof lines[0].at).toBe('number');
     const pane = await sb.waitForPane(name, /← hello/);
     expect(pane).toContain(`channel server:${SERVER} connected`);

@@ -347,9 +347,6 @@ async function connect(name: string, config: ServerConfig): Promise<Connected> {
   // Like the real CLI, the channel handler (and the tools/list_changed one, in the same step) is
   // registered some time after the handshake; what arrives before is dropped without a word.
   let registered = false;
-  setTimeout(() => {
-    registered = true;
-  }, REGISTER_DELAY_MS);
   client.fallbackNotificationHandler = async (notification) => {
     if (!registered) {
       appendFileSync(join(outDir, 'dropped-notifications.jsonl'), `${JSON.stringify({ method: notification.method, params: notification.params ?? {}, at: Date.now() })}\n`);
@@ -373,6 +370,9 @@ async function connect(name: string, config: ServerConfig): Promise<Connected> {
     if (!shuttingDown) line(`[${name}] MCP server disconnected`);
   };
   await client.connect(transport);
+  setTimeout(() => {
+    registered = true;
+  }, REGISTER_DELAY_MS);
   if (channel && !client.getServerCapabilities()?.experimental?.['claude/channel']) {
     throw new Error("the server did not declare the experimental 'claude/channel' capability");
   }
