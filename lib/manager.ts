@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './clock.ts';
 import { type Condition, activeCondition, clearConditions } from './condition.ts';
-import { NO_CRASHES, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
+import { NO_CRASHES, QUICK_DEATH_MS, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
   type Config,
   expandHome,
@@ -18,14 +18,14 @@ import { parseEnvText } from './env-file.ts';
 import { CrsError, formatError } from './errors.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 import { buildLaunch, formatLabel } from './launch.ts';
-import { withLock } from './lock.ts';
+import { isProcessAlive, withLock } from './lock.ts';
 import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from './paths.ts';
 import type { Platform } from './platform.ts';
 import { rootRefusal } from './preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from './registry.ts';
 import { freshSessionId, sessionIdFor } from './session-id.ts';
 import { expectedTranscript, findTranscript, isResumable, resumeArgs, setTranscriptAside } from './transcript.ts';
-import { ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from './state.ts';
+import { STATE_FILES, ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from './state.ts';
 import type { Tmux, TmuxSessionInfo } from './tmux.ts';
 
 /** Lines of a dead pane kept in `last-exit`. */
@@ -34,6 +34,9 @@ const LAST_EXIT_LINES = 30;
 const LAST_EXIT_SCROLLBACK = 500;
 /** Text Claude Code shows while it is working; such a pane is never suspended. */
 const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
+/** How long stopping a pane waits for its Claude Code process to exit (200 × 50 ms), polling every 50 ms. */
+const PREVIOUS_EXIT_POLLS = 200;
+const PREVIOUS_EXIT_POLL_MS = 50;
 /** A new-conversation note shows in list/status for this long after it was written, then no more (the file stays). */
 const NEW_CONVERSATION_SHOWN_MS = 24 * 60 * 60 * 1000;
 
@@ -343,48 +346,60 @@ export class SessionManager {
     };
   }
 
-  /** `resetCrashes`: an explicit spawn or wake clears a crash-loop streak; a watchdog respawn does not. */
+  /**
+   * `resetCrashes`: an explicit spawn or wake clears a crash-loop streak; a watchdog respawn does not.
+   * Starts of one session are serialised (the router may wake a chat while its owner restarts it):
+   * a start that finds the session started meanwhile by another reports it ALIVE and changes nothing.
+   */
   private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined, resetCrashes = false): Promise<SpawnResult> {
     const claude = this.resolveClaude();
     const dir = this.stateDir(plan.id);
     const tmuxName = this.tmuxName(plan.id);
 
     ensureStateDir(dir, this.paths.tokenFile);
-    writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
-    writeState(dir, 'sessionId', plan.sessionId);
-    writeState(dir, 'workdir', plan.workdir);
-    writeState(dir, 'profile', plan.profileName);
-    clearConditions(dir);
-    if (plan.systemPrompt !== undefined) {
-      if (plan.systemPrompt) writeState(dir, 'systemPrompt', plan.systemPrompt);
-      else removeState(dir, 'systemPrompt');
-    }
-    if (live) await this.recordExit(plan.id, live);
+    const resume = await withLock(join(dir, STATE_FILES.startLock), async () => {
+      if (!live || live.dead) {
+        const running = (await this.liveSessions()).get(tmuxName);
+        if (running && !running.dead) return undefined;
+      }
+      writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
+      writeState(dir, 'sessionId', plan.sessionId);
+      writeState(dir, 'workdir', plan.workdir);
+      writeState(dir, 'profile', plan.profileName);
+      clearConditions(dir);
+      if (plan.systemPrompt !== undefined) {
+        if (plan.systemPrompt) writeState(dir, 'systemPrompt', plan.systemPrompt);
+        else removeState(dir, 'systemPrompt');
+      }
+      if (live) await this.recordExit(plan.id, live);
 
-    const resume = this.resumeFor(plan);
-    const launch = buildLaunch({
-      platform: this.platform,
-      config,
-      env: this.deps.env,
-      claudeBin: claude,
-      stateDir: dir,
-      label: plan.name,
-      resume,
-      profile: plan.profile,
-      promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
-      channelArgs: this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile }),
-    });
-    removeState(dir, 'stopping');
-    try {
-      await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
-    } catch (error) {
-      if (/duplicate session/i.test(String(error))) return this.aliveResult(plan.id, this.registry()[plan.id]);
-      throw new CrsError(`Could not start tmux session ${tmuxName}: ${(error as Error).message}.`, {
-        cause: error,
-        hint: 'Check that tmux works (`tmux new-session -d true`).',
+      const resume = this.resumeFor(plan);
+      const launch = buildLaunch({
+        platform: this.platform,
+        config,
+        env: this.deps.env,
+        claudeBin: claude,
+        stateDir: dir,
+        label: plan.name,
+        resume,
+        profile: plan.profile,
+        promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
+        channelArgs: this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile }),
       });
-    }
-    saveCrashState(dir, recordStart(resetCrashes ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
+      removeState(dir, 'stopping');
+      try {
+        await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
+      } catch (error) {
+        if (/duplicate session/i.test(String(error))) return undefined;
+        throw new CrsError(`Could not start tmux session ${tmuxName}: ${(error as Error).message}.`, {
+          cause: error,
+          hint: 'Check that tmux works (`tmux new-session -d true`).',
+        });
+      }
+      saveCrashState(dir, recordStart(resetCrashes ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
+      return resume;
+    });
+    if (!resume) return this.aliveResult(plan.id, this.registry()[plan.id]);
     await this.deps.afterStart?.(tmuxName);
     await updateRegistry(this.paths, this.platform, (registry) => {
       const previous = registry[plan.id];
@@ -436,16 +451,25 @@ export class SessionManager {
     let transcript = plan.fresh ? undefined : findTranscript(dirs.all, plan.sessionId);
     if (transcript && !isResumable(transcript)) {
       const aside = setTranscriptAside(transcript, this.deps.clock.now());
-      this.noteNewConversation(plan.id, `its transcript held no conversation to resume (kept as ${aside})`);
+      this.noteNewConversation(plan.id, `its transcript held no conversation to resume (kept as ${aside})`, plan.sessionId);
       transcript = undefined;
     }
     writeState(dir, 'transcript', transcript ?? expectedTranscript(dirs.own, plan.workdir, plan.sessionId));
     return resumeArgs(transcript, plan.sessionId);
   }
 
-  /** Records that a session had to start a new conversation, and why (shown by list/status, told in the chat). */
-  noteNewConversation(id: string, reason: string): void {
-    writeState(this.stateDir(id), 'newConversation', `${JSON.stringify({ at: new Date(this.deps.clock.now()).toISOString(), reason, told: false })}\n`);
+  /** Waits (at most ~10 s) until a stopped pane's process is gone. */
+  private async waitForExit(pid: number): Promise<void> {
+    for (let i = 0; i < PREVIOUS_EXIT_POLLS && pid > 0 && isProcessAlive(pid); i++) await this.deps.clock.sleep(PREVIOUS_EXIT_POLL_MS);
+  }
+
+  /**
+   * Records that a session had to start a new conversation (`sessionId`), and why: shown by list and
+   * status, told in the chat.
+   */
+  noteNewConversation(id: string, reason: string, sessionId: string): void {
+    const note = { at: new Date(this.deps.clock.now()).toISOString(), reason, sessionId, told: false };
+    writeState(this.stateDir(id), 'newConversation', `${JSON.stringify(note)}\n`);
   }
 
   /** Saves a dead pane's last lines to `last-exit` (a header line, then the output) and removes the session. */
@@ -460,7 +484,7 @@ export class SessionManager {
       const status = live.deadStatus === null ? '' : ` exit status ${live.deadStatus}`;
       writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}${status}\n${lines.join('\n')}\n`);
     }
-    await this.stopPane(id);
+    await this.stopPane(id, live);
   }
 
   /**
@@ -469,10 +493,16 @@ export class SessionManager {
    * it takes then is lost with it, so the router and the bridge push nothing to a stopping session.
    * The next start clears the mark.
    */
-  private async stopPane(id: string): Promise<boolean> {
+  private async stopPane(id: string, info?: TmuxSessionInfo): Promise<boolean> {
     const dir = this.stateDir(id);
+    const name = this.tmuxName(id);
     if (existsSync(dir)) touchState(dir, 'stopping');
-    return this.deps.tmux.killSession(this.tmuxName(id));
+    const pane = info ?? (await this.liveSessions()).get(name);
+    const killed = await this.deps.tmux.killSession(name);
+    // Claude Code writes the last turn to its transcript as it exits (right after a first reply, the
+    // whole conversation): a start that judged or resumed the transcript before then would miss it.
+    if (killed && pane && !pane.dead) await this.waitForExit(pane.panePid);
+    return killed;
   }
 
   /** Kills the tmux session and removes the registry entry (the state dir stays, so a later spawn resumes). */
@@ -492,10 +522,10 @@ export class SessionManager {
     const pattern = new RegExp(`^${this.platform.prefix}-`);
     const killed: string[] = [];
     await updateRegistry(this.paths, this.platform, async (registry) => {
-      for (const name of (await this.liveSessions()).keys()) {
+      for (const [name, info] of await this.liveSessions()) {
         const id = name.slice(this.platform.prefix.length + 1);
         if (pattern.test(name) && this.platform.idPattern.test(id)) {
-          if (await this.stopPane(id)) killed.push(name);
+          if (await this.stopPane(id, info)) killed.push(name);
         }
       }
       for (const id of Object.keys(registry)) delete registry[id];
@@ -585,10 +615,12 @@ export class SessionManager {
     const state = loadCrashState(dir);
     if (state.startedAt === null) return state;
     const failure = info ? conversationFailure(readState(dir, 'lastExit') ?? '') : undefined;
-    if (failure) {
-      // Claude Code could not continue the conversation: start a new one now rather than loop on it.
-      writeState(dir, 'sessionId', freshSessionId());
-      this.noteNewConversation(id, failure);
+    // Claude Code could not continue the conversation: start a new one now rather than loop on it.
+    // When the new one fails too, it is a crash like any other (and backs off).
+    if (failure && !this.failedAgain(dir, state.startedAt)) {
+      const sessionId = freshSessionId();
+      writeState(dir, 'sessionId', sessionId);
+      this.noteNewConversation(id, failure, sessionId);
       saveCrashState(dir, NO_CRASHES);
       return NO_CRASHES;
     }
@@ -596,6 +628,17 @@ export class SessionManager {
     const next = recordDeath(state, Math.max(diedAt, state.startedAt));
     saveCrashState(dir, next);
     return next;
+  }
+
+  /** Whether the start that died (at `startedAt`) was the first of the new conversation the last note began. */
+  private failedAgain(dir: string, startedAt: number): boolean {
+    try {
+      const note = JSON.parse(readState(dir, 'newConversation') ?? '{}') as { at?: string; sessionId?: string };
+      const at = Date.parse(note.at ?? '');
+      return note.sessionId === readState(dir, 'sessionId') && startedAt >= at && startedAt - at < QUICK_DEATH_MS;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -620,7 +663,7 @@ export class SessionManager {
         continue;
       }
       touchState(dir, 'suspended', `${new Date(this.deps.clock.now()).toISOString()}\n`);
-      await this.stopPane(id);
+      await this.stopPane(id, info);
       suspended.push(id);
     }
     return { suspended, skippedBusy };

@@ -19,6 +19,8 @@ export const STATE_FILES = {
   stopping: '.stopping',
   /** Why and when the session last had to start a new conversation (JSON). */
   newConversation: '.new-conversation',
+  /** Held while the session is being (re)started, so two starts do not race. */
+  startLock: '.start.lock',
 } as const;
 
 export type StateFile = keyof typeof STATE_FILES;

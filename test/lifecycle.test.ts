@@ -363,3 +363,46 @@ describe('a session that dies', () => {
     expect(calls.map((c) => c[0])).toEqual(['capture-pane', 'kill-session']);
   });
 });
+
+describe('stopping and starting one session', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = new Sandbox();
+    // Another session keeps the tmux server up (when the last one goes, the server exits and a killed pane lingers).
+    await sb.tmux.newSession({ name: 'other', cwd: sb.home, argv: ['sleep', '1000'], env: {} });
+  });
+  afterAll(async () => {
+    await sb.cleanup();
+  });
+
+  test('a stop or restart returns only once the old Claude Code has exited (it writes its transcript as it exits)', async () => {
+    const id = '350000000000000001';
+    // Takes 300 ms to exit after the hangup tmux sends, and says when it is done.
+    const slow = writeScript(sb, 'slow-exit-claude', `trap 'sleep 0.3; echo "$$" >> "$DISCORD_STATE_DIR/exited"; exit 0' HUP\necho ready\nsleep 1000 &\nwait`);
+    const { manager } = createAppContext(DISCORD, { ...sb.env, CLAUDE_BIN: slow });
+    await manager.spawn(id);
+    await sb.waitForPane(`dc-${id}`, /ready/);
+    const exited = join(sb.sessionsDir, id, 'exited');
+    await manager.restart(id);
+    expect(readFileSync(exited, 'utf8').trim().split('\n')).toHaveLength(1);
+    await sb.waitForPane(`dc-${id}`, /ready/);
+    await manager.stop(id);
+    expect(readFileSync(exited, 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  test('two starts at once: one starts it, the other finds it ALIVE and leaves its state alone', async () => {
+    const id = '350000000000000002';
+    for (const dir of ['a', 'b']) mkdirSync(join(sb.home, dir));
+    expect((await sb.run('spawn', id)).code).toBe(0);
+    await sb.tmux.killSession(`dc-${id}`);
+    const runs = sb.claudeRuns().length;
+    const { manager } = createAppContext(DISCORD, sb.env);
+    const results = await Promise.all([manager.spawn(id, { workdir: join(sb.home, 'a') }), manager.spawn(id, { workdir: join(sb.home, 'b') })]);
+    expect(results.map((r) => r.status).sort()).toEqual(['ALIVE', 'SPAWNED']);
+    const started = results.find((r) => r.status === 'SPAWNED')!;
+    const [run] = (await sb.waitForRuns(runs + 1)).slice(runs);
+    expect(run!.cwd).toBe(started.workdir);
+    expect(sb.read(`discord-sessions/${id}/.workdir`)).toBe(started.workdir);
+    expect(sb.claudeRuns()).toHaveLength(runs + 1);
+  });
+});

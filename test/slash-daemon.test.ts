@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationCommandOptionType as Opt, type APIApplicationCommandInteractionDataOption } from 'discord.js';
 import { systemClock } from '../lib/clock.ts';
@@ -129,6 +129,20 @@ describe('slash daemon: /session', () => {
     const fields = Object.fromEntries(embed.fields.map((f) => [f.name, f.value]));
     expect(fields).toMatchObject({ Status: 'UP', Type: 'channel', Profile: '`default`', tmux: `\`dc-${general.id}\``, Workdir: `\`${join(sb.home, 'work')}\`` });
     expect(fields['Session ID']).toMatch(/^`[0-9a-f-]{36}`$/);
+    expect(fields['New conversation']).toBeUndefined();
+  });
+
+  test('status shows a new conversation the session had to start', async () => {
+    const reason = 'Claude Code could not continue the conversation (No conversation found with session ID: x)';
+    const file = join(sb.sessionsDir, general.id, '.new-conversation');
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), reason, sessionId: 'x', told: true })}\n`);
+    try {
+      const reply = await finalReply(fake.interaction({ name: 'session', channelId: general.id, options: sub('status') }));
+      const embed = (reply.data?.embeds as Array<{ fields: Array<{ name: string; value: string }> }>)[0]!;
+      expect(embed.fields.find((f) => f.name === 'New conversation')?.value).toMatch(new RegExp(`^new conversation since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: ${reason.replace(/[()]/g, '\\$&')}$`));
+    } finally {
+      rmSync(file);
+    }
   });
 
   test('send types a key or text into the pane; autocomplete offers the keys', async () => {

@@ -103,6 +103,29 @@ describe('telegram router end to end (grammY → router → bridge → MCP notif
     await waitFor(() => received(OWNER).some((n) => n.content === 'are you back?'), 20_000, 'delivery after wake');
   }, 30_000);
 
+  test('/status shows a new conversation; /profile shows the profiles, refuses an unknown one and switches in the same conversation', async () => {
+    const reason = 'Claude Code could not continue the conversation (Error: Session ID x is already in use.)';
+    writeFileSync(join(sb.sessionsDir, String(OWNER), '.new-conversation'), `${JSON.stringify({ at: new Date().toISOString(), reason, sessionId: 'x', told: true })}\n`);
+    const answer = async (command: string, pattern: RegExp) => {
+      const before = fake.sentTo(OWNER).length;
+      fake.command(OWNER, OWNER, command);
+      await waitFor(() => fake.sentTo(OWNER).slice(before).some((t) => pattern.test(t)), 10_000, `the answer to ${command}`);
+      return fake.sentTo(OWNER).slice(before).find((t) => pattern.test(t))!;
+    };
+    expect(await answer('/status', /^UP/)).toContain(`new conversation since ${new Date().toISOString().slice(0, 10)}`);
+
+    sb.write('telegram-sessions/profiles.env', '[work]\nWORK_FLAG=1\n');
+    expect(await answer('/profile', /^profile:/)).toBe('profile: default · available: default, work');
+    expect(await answer('/profile nope', /^⚠️/)).toContain('Profile "nope" is not defined.');
+    const runs = sb.claudeRuns().length;
+    const switched = await answer('/profile work', /^profile →/);
+    expect(switched).toContain('profile=work  (resumed)');
+    expect(JSON.parse(sb.read('telegram-sessions/channel-profiles.json'))).toEqual({ owner: 'work' });
+    expect((await sb.waitForRuns(runs + 1)).at(-1)!.env.WORK_FLAG).toBe('1');
+    fake.userMessage(OWNER, { fromId: OWNER, text: 'after the switch' });
+    await waitFor(() => received(OWNER).some((n) => n.content === 'after the switch'), 20_000, 'delivery after the switch');
+  }, 30_000);
+
   test('100 messages across 5 chats, with serve and one session restarted mid-way: each delivered once, in order per chat', async () => {
     const chats = [-1001, -1002, -1003, -1004, -1005];
     const sentOrder = new Map<number, string[]>(chats.map((c) => [c, []]));
