@@ -14,6 +14,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Subprocess } from 'bun';
 import { CLAUDE_CODE_VERSION, claudeCodeBinary, installClaudeCode } from '../../scripts/claude-code.ts';
 
 export { CLAUDE_CODE_VERSION };
@@ -143,4 +144,29 @@ export async function diagnose(sb: { tmux: { capturePane(name: string, lines?: n
     `--- conditions: ${read('.condition-bridge.json')} ${read('.condition-pane.json')}`,
     `--- log\n${log.slice(-30).join('\n')}`,
   ].join('\n');
+}
+
+/** A compiled program running in the background, its stderr kept line by line. */
+export interface RunningProgram {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>;
+  log: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts `dist/<program> ...args` with a sandbox's environment (built first when stale). */
+export async function startProgram(program: string, args: string[], env: Record<string, string | undefined>): Promise<RunningProgram> {
+  const proc = Bun.spawn([await distProgram(program), ...args], { env: env as Record<string, string>, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const log: string[] = [];
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) log.push(...decoder.decode(chunk).split('\n').filter(Boolean));
+  })();
+  return {
+    proc,
+    log,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
 }

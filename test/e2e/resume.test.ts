@@ -8,14 +8,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { createAppContext } from '../../lib/context.ts';
 import { TELEGRAM } from '../../lib/platform.ts';
 import { expectedTranscript } from '../../lib/transcript.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { Sandbox, waitFor } from '../helpers.ts';
-import { diagnose, distProgram, prepareClaudeConfig, realClaudeEnv, rootConfigLines } from './real-claude.ts';
+import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
 
 const OWNER = 123456789;
 const CHAT = String(OWNER);
@@ -23,8 +22,7 @@ const TMUX = `tg-${OWNER}`;
 let api: FakeAnthropic;
 let tg: FakeTelegram;
 let sb: Sandbox;
-let serve: Subprocess<'ignore', 'pipe', 'pipe'>;
-const serveLog: string[] = [];
+let serve: RunningProgram;
 /** The config dir of the `other` profile. */
 let otherConfig: string;
 /** The workdirs the session is moved to, in order; the last has a dot, a space and an underscore. */
@@ -46,17 +44,12 @@ beforeAll(async () => {
   prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted });
   prepareClaudeConfig(otherConfig, { apiUrl: api.url, trusted });
   sb.write('telegram-sessions/profiles.env', `[other]\nCLAUDE_CONFIG_DIR=${otherConfig}\n`);
-  serve = Bun.spawn([await distProgram('telegram-session-manager'), 'serve'], { env: sb.env as Record<string, string>, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of serve.stderr) serveLog.push(...decoder.decode(chunk).split('\n').filter(Boolean));
-  })();
+  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
   await waitFor(() => tg.polling, 20_000, 'the router polling');
 }, 180_000);
 
 afterAll(async () => {
-  serve?.kill('SIGTERM');
-  await serve?.exited;
+  await serve?.stop();
   await sb?.cleanup();
   api?.stop();
   await tg?.stop();
@@ -80,7 +73,7 @@ async function explained<T>(what: Promise<T>): Promise<T> {
   try {
     return await what;
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${await diagnose(sb, TMUX, CHAT, serveLog)}`);
+    throw new Error(`${(error as Error).message}\n${await diagnose(sb, TMUX, CHAT, serve.log)}`);
   }
 }
 
@@ -165,7 +158,7 @@ describe('a Telegram session moved around with the real Claude Code', () => {
 
     // Every message reached the model once as the newest turn; nothing crashed or stalled.
     expect([...api.channelMessages().values()].map((m) => m.count)).toEqual([1, 1, 1, 1, 1, 1]);
-    expect(serveLog.join('\n')).not.toMatch(/CRASHLOOP|did not take message/);
+    expect(serve.log.join('\n')).not.toMatch(/CRASHLOOP|did not take message/);
     expect((await row()).lastExit).toBeNull();
   }, 240_000);
 });

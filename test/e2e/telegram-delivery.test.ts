@@ -5,21 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import type { Subprocess } from 'bun';
 import { listQueue } from '../../lib/queue.ts';
 import { TELEGRAM } from '../../lib/platform.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { Sandbox, waitFor } from '../helpers.ts';
-import { diagnose, distProgram, prepareClaudeConfig, realClaudeEnv, rootConfigLines } from './real-claude.ts';
+import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
 
 const OWNER = 123456789;
 const WAKES = 20;
 let api: FakeAnthropic;
 let tg: FakeTelegram;
 let sb: Sandbox;
-let serve: Subprocess<'ignore', 'pipe', 'pipe'>;
-const serveLog: string[] = [];
+let serve: RunningProgram;
 
 beforeAll(async () => {
   api = await FakeAnthropic.start();
@@ -31,17 +29,12 @@ beforeAll(async () => {
     config: `TELEGRAM_ALLOWED_USER_ID="${OWNER}"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"\nTELEGRAM_IDLE_TIMEOUT=0\n${rootConfigLines()}`,
   });
   prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted: [join(sb.home, 'work')] });
-  serve = Bun.spawn([await distProgram('telegram-session-manager'), 'serve'], { env: sb.env as Record<string, string>, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of serve.stderr) serveLog.push(...decoder.decode(chunk).split('\n').filter(Boolean));
-  })();
+  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
   await waitFor(() => tg.polling, 20_000, 'the router polling');
 }, 180_000);
 
 afterAll(async () => {
-  serve?.kill('SIGTERM');
-  await serve?.exited;
+  await serve?.stop();
   await sb?.cleanup();
   api?.stop();
   await tg?.stop();
@@ -59,7 +52,7 @@ describe('Telegram with the real Claude Code', () => {
         await waitFor(() => api.channelMessages().has(`${OWNER}/${message.message_id}`), 60_000, `message ${i} at the model`);
         await waitFor(() => tg.sentTo(OWNER).includes(`ack ${message.message_id}`), 30_000, `the reply to message ${i}`);
       } catch (error) {
-        throw new Error(`${(error as Error).message}\n${await diagnose(sb, tmuxName, String(OWNER), serveLog)}`);
+        throw new Error(`${(error as Error).message}\n${await diagnose(sb, tmuxName, String(OWNER), serve.log)}`);
       }
       // Stop the session like the owner does; the next message wakes it.
       tg.command(OWNER, OWNER, '/kill');
