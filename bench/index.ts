@@ -11,7 +11,7 @@
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tmux } from '../lib/tmux.ts';
+import { Tmux } from '../lib/core/host/tmux.ts';
 import { ROOT, Sandbox } from '../test/helpers.ts';
 
 const ID_BASE = 1200000000000000000n;

@@ -2,14 +2,14 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createConsola } from 'consola';
-import type { CliIO } from '../lib/cli.ts';
+import type { CliIO } from '../lib/commands/cli.ts';
 import type { CommandContext } from '../lib/commands/_context.ts';
 import { createDiscordSessionManagerCommand } from '../lib/commands/discord-session-manager/index.ts';
-import { createAppContext } from '../lib/context.ts';
-import type { Env } from '../lib/paths.ts';
-import { DISCORD, type Platform } from '../lib/platform.ts';
-import { runCli } from '../lib/program.ts';
-import { Tmux, createTmuxRunner } from '../lib/tmux.ts';
+import { createAppContext } from '../lib/app.ts';
+import type { Env } from '../lib/core/config/paths.ts';
+import { DISCORD, type Platform } from '../lib/core/config/platform.ts';
+import { runCli } from '../lib/commands/program.ts';
+import { Tmux, createTmuxRunner } from '../lib/core/host/tmux.ts';
 
 export const ROOT = resolve(import.meta.dir, '..');
 export const FAKE_CLAUDE = join(ROOT, 'test/fakes/claude');

@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { Clock } from '../clock.ts';
-import { findTranscript, TranscriptWatch } from '../transcript.ts';
+import type { Clock } from '../core/util/clock.ts';
+import { findTranscript, TranscriptWatch } from '../core/host/transcript.ts';
 
 /** After the handshake, how long the CLI's own first tools/list may take before probing starts anyway. */
 const INITIAL_LISTING_MS = 2000;

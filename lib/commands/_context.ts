@@ -1,6 +1,6 @@
-import type { CliIO } from '../cli.ts';
-import type { AppContext } from '../context.ts';
-import { DiscordApi, discordApiUrl } from '../discord/api.ts';
+import type { CliIO } from './cli.ts';
+import type { AppContext } from '../app.ts';
+import { DiscordApi, discordApiUrl } from '../platforms/discord/api.ts';
 
 /** What every command of a session-manager program is given. */
 export interface CommandContext extends AppContext {

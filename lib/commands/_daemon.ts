@@ -1,9 +1,9 @@
 import type { ArgsDef } from 'citty';
 import type { CommandContext } from './_context.ts';
-import { daemonState, formatDaemonState } from '../daemons.ts';
-import { CrsError } from '../errors.ts';
-import { programArgv } from '../self.ts';
-import { startInTmux, stopDaemon } from '../watchdog/daemon.ts';
+import { daemonState, formatDaemonState } from '../daemons/state.ts';
+import { CrsError } from '../core/util/errors.ts';
+import { programArgv } from '../core/util/self.ts';
+import { startInTmux, stopDaemon } from '../daemons/daemon.ts';
 
 /** `--daemon`, `--stop`, `--status` (and the default: run here) shared by the daemons. */
 export const daemonArgs = {

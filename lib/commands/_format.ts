@@ -1,6 +1,6 @@
-import type { Condition } from '../condition.ts';
-import type { ReportLine } from '../discord/sessions.ts';
-import type { NewConversation, RespawnReport, SessionRow, SpawnResult } from '../manager.ts';
+import type { Condition } from '../core/store/condition.ts';
+import type { ReportLine } from '../platforms/discord/sessions.ts';
+import type { NewConversation, RespawnReport, SessionRow, SpawnResult } from '../core/sessions/manager.ts';
 
 /** `SPAWNED  dc-123  name=general  workdir=/x  profile=default  (resumed)` or `ALIVE  dc-123`. */
 export function formatSpawn(result: SpawnResult): string[] {

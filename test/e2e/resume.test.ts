@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAppContext } from '../../lib/context.ts';
-import { TELEGRAM } from '../../lib/platform.ts';
-import { expectedTranscript } from '../../lib/transcript.ts';
+import { createAppContext } from '../../lib/app.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
+import { expectedTranscript } from '../../lib/core/host/transcript.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { Sandbox, waitFor } from '../helpers.ts';

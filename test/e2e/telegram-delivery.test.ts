@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { listQueue } from '../../lib/queue.ts';
-import { TELEGRAM } from '../../lib/platform.ts';
+import { listQueue } from '../../lib/core/store/queue.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { Sandbox, waitFor } from '../helpers.ts';

@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { type CommandContext, discordApi } from '../_context.ts';
 import { formatReportLine } from '../_format.ts';
-import { cleanupStale } from '../../discord/sessions.ts';
-import { CrsError } from '../../errors.ts';
+import { cleanupStale } from '../../platforms/discord/sessions.ts';
+import { CrsError } from '../../core/util/errors.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import { workdirArg } from '../_args.ts';
 import { type CommandContext, discordApi } from '../_context.ts';
 import { formatSpawn } from '../_format.ts';
-import { createChannel } from '../../discord/sessions.ts';
+import { createChannel } from '../../platforms/discord/sessions.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

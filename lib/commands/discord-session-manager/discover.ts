@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { type CommandContext, discordApi } from '../_context.ts';
 import { formatReportLine } from '../_format.ts';
-import { type DiscoveryReport, discoverChannels, discoverThreads } from '../../discord/sessions.ts';
-import { CrsError } from '../../errors.ts';
+import { type DiscoveryReport, discoverChannels, discoverThreads } from '../../platforms/discord/sessions.ts';
+import { CrsError } from '../../core/util/errors.ts';
 
 type Which = 'channels' | 'threads' | 'all';
 

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { type CommandContext, discordApi } from '../_context.ts';
-import { setStatus } from '../../discord/sessions.ts';
+import { setStatus } from '../../platforms/discord/sessions.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

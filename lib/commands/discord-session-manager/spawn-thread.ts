@@ -2,8 +2,8 @@ import { defineCommand } from 'citty';
 import { nameArg, workdirArg } from '../_args.ts';
 import { type CommandContext, discordApi } from '../_context.ts';
 import { formatSpawn } from '../_format.ts';
-import { spawnThread } from '../../discord/sessions.ts';
-import { usageError } from '../../errors.ts';
+import { spawnThread } from '../../platforms/discord/sessions.ts';
+import { usageError } from '../../core/util/errors.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

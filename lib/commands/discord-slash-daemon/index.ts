@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { registerCommands, runSlashDaemon } from '../../discord/slash/daemon.ts';
-import { acquirePidFile } from '../../watchdog/daemon.ts';
+import { registerCommands, runSlashDaemon } from '../../platforms/discord/slash/daemon.ts';
+import { acquirePidFile } from '../../daemons/daemon.ts';
 import { join } from 'node:path';
 
 /** Runs a program without a shell and returns its combined output. */

@@ -2,10 +2,10 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { CrsError } from '../../errors.ts';
-import { writeFileAtomic } from '../../fs-atomic.ts';
-import { programArgv } from '../../self.ts';
-import { type ServiceKind, renderService } from '../../watchdog/service.ts';
+import { CrsError } from '../../core/util/errors.ts';
+import { writeFileAtomic } from '../../core/store/fs-atomic.ts';
+import { programArgv } from '../../core/util/self.ts';
+import { type ServiceKind, renderService } from '../../daemons/service.ts';
 
 /** `install-service` / `uninstall-service`: a LaunchAgent on macOS, a systemd --user unit elsewhere. */
 export default (ctx: CommandContext, install: boolean) =>

@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { idArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { CrsError } from '../../errors.ts';
-import { attachArgv } from '../../tmux.ts';
+import { CrsError } from '../../core/util/errors.ts';
+import { attachArgv } from '../../core/host/tmux.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

@@ -1,8 +1,8 @@
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { type Check, runDoctor } from '../../doctor.ts';
-import { CrsError } from '../../errors.ts';
+import { type Check, runDoctor } from '../../core/sessions/doctor.ts';
+import { CrsError } from '../../core/util/errors.ts';
 
 /** `doctor`: `remote` adds the platform's API checks (guild reachable, bot identity). */
 export default (ctx: CommandContext, remote: (ctx: CommandContext) => Array<[string, () => Promise<string>]> = () => []) =>

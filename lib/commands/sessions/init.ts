@@ -2,10 +2,10 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { type Config, expandHome, readOptionalFile } from '../../config.ts';
-import { formatEnvLine } from '../../env-file.ts';
-import { CrsError, usageError } from '../../errors.ts';
-import { writeFileAtomic } from '../../fs-atomic.ts';
+import { type Config, expandHome, readOptionalFile } from '../../core/config/config.ts';
+import { formatEnvLine } from '../../core/config/env-file.ts';
+import { CrsError, usageError } from '../../core/util/errors.ts';
+import { writeFileAtomic } from '../../core/store/fs-atomic.ts';
 
 /** Sets `KEY="value"` lines in an env file's text, in place where the key exists, keeping comments. */
 export function setEnvKeys(text: string, values: Record<string, string>, format = formatEnvLine): string {

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { daemonState, formatDaemonState } from '../../daemons.ts';
-import { countStatuses } from '../../manager.ts';
+import { daemonState, formatDaemonState } from '../../daemons/state.ts';
+import { countStatuses } from '../../core/sessions/manager.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

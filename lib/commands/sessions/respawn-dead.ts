@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { formatBackoff, formatSpawn } from '../_format.ts';
-import { CrsError } from '../../errors.ts';
+import { CrsError } from '../../core/util/errors.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

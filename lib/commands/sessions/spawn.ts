@@ -2,8 +2,8 @@ import { defineCommand } from 'citty';
 import { idArg, nameArg, workdirArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
 import { formatSpawn } from '../_format.ts';
-import { loadProfiles } from '../../config.ts';
-import { findSessionChannelOffKeys, formatChannelOffWarning } from '../../preflight.ts';
+import { loadProfiles } from '../../core/config/config.ts';
+import { findSessionChannelOffKeys, formatChannelOffWarning } from '../../core/host/preflight.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

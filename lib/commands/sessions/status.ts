@@ -3,7 +3,7 @@ import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
 import { formatRow } from '../_format.ts';
-import { daemonState, formatDaemonState } from '../../daemons.ts';
+import { daemonState, formatDaemonState } from '../../daemons/state.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

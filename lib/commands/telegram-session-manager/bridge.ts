@@ -1,9 +1,9 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { assertId } from '../../paths.ts';
-import { createLogger } from '../../log.ts';
-import { runBridge } from '../../telegram/bridge.ts';
-import { routerSocketPath } from '../../telegram/protocol.ts';
+import { assertId } from '../../core/config/paths.ts';
+import { createLogger } from '../../core/util/log.ts';
+import { runBridge } from '../../platforms/telegram/bridge.ts';
+import { routerSocketPath } from '../../platforms/telegram/protocol.ts';
 import { telegramApiUrl } from './index.ts';
 
 /** `bridge --chat <id>`: the MCP channel server a routed session runs (stdio is the MCP transport). */

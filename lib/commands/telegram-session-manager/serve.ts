@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { type DaemonSpec, daemonArgs, handleDaemonFlags } from '../_daemon.ts';
-import { createLogger } from '../../log.ts';
-import { TelegramRouter } from '../../telegram/router.ts';
-import { acquirePidFile } from '../../watchdog/daemon.ts';
+import { createLogger } from '../../core/util/log.ts';
+import { TelegramRouter } from '../../platforms/telegram/router.ts';
+import { acquirePidFile } from '../../daemons/daemon.ts';
 import { telegramApiUrl } from './index.ts';
 
 export const ROUTER_TMUX = 'tg-router';

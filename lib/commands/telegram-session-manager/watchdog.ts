@@ -1,12 +1,12 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
-import { createLogger } from '../../log.ts';
-import { programArgv } from '../../self.ts';
-import { acquirePidFile, keepAliveDuty } from '../../watchdog/daemon.ts';
-import { createConditionNotify } from '../../notify.ts';
-import { paneDuty, respawnDuty, suspendDuty } from '../../watchdog/duties.ts';
-import { Scheduler } from '../../watchdog/scheduler.ts';
+import { createLogger } from '../../core/util/log.ts';
+import { programArgv } from '../../core/util/self.ts';
+import { acquirePidFile, keepAliveDuty } from '../../daemons/daemon.ts';
+import { createConditionNotify } from '../../platforms/notify.ts';
+import { paneDuty, respawnDuty, suspendDuty } from '../../daemons/duties.ts';
+import { Scheduler } from '../../daemons/scheduler.ts';
 import { ROUTER_TMUX, routerSpec } from './serve.ts';
 
 /** `watchdog`: respawns dead chat sessions, suspends idle ones and keeps the router alive. */

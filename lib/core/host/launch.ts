@@ -1,0 +1,68 @@
+import type { Config } from '../config/config.ts';
+import type { Env } from '../config/paths.ts';
+import type { Platform } from '../config/platform.ts';
+
+/** Keys that would make claude bill an API key instead of the account or profile token. */
+export const STRIPPED_ENV = ['ANTHROPIC_API_KEY', 'CLAUDE_API_KEY'] as const;
+/** Variables of the caller handed on explicitly (a tmux session gets the server's env, not ours). */
+const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TMPDIR', 'CLAUDE_CONFIG_DIR'] as const;
+/** Profile keys that become claude flags rather than environment variables. */
+const PROFILE_FLAGS: Record<string, string> = { CLAUDE_MODEL: '--model', CLAUDE_EFFORT: '--effort' };
+
+export interface LaunchOptions {
+  platform: Platform;
+  config: Config;
+  /** Caller environment: PATH, HOME and CLAUDE_CONFIG_DIR are taken from it. */
+  env: Env;
+  claudeBin: string;
+  stateDir: string;
+  label: string;
+  resume: ['--session-id' | '--resume', string];
+  profile: Record<string, string>;
+  /** File holding extra system prompt text (a thread's parent context). */
+  promptFile?: string;
+  /** Replaces `--channels <plugin>` (the Telegram router's bridge). */
+  channelArgs?: string[];
+}
+
+export interface Launch {
+  argv: string[];
+  env: Record<string, string>;
+}
+
+/** Printable, one line, at most 100 characters: what `--name` and listings show of a chat name. */
+export function formatLabel(name: string): string {
+  const label = name.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  // The cut must not split an emoji: a lone surrogate reaches argv as U+FFFD but sessions.json as "\ud83d".
+  return label.replace(/[\ud800-\udbff]$/, '').toWellFormed();
+}
+
+/** Builds the claude argv and the environment of one session. Pure: no disk, no tmux. */
+export function buildLaunch(options: LaunchOptions): Launch {
+  const { platform, config, profile } = options;
+  const permission = config.permissionMode ? ['--permission-mode', config.permissionMode] : ['--dangerously-skip-permissions'];
+  const flags = Object.entries(PROFILE_FLAGS).flatMap(([key, flag]) => (profile[key] ? [flag, profile[key]!] : []));
+  const argv = [
+    'env',
+    ...STRIPPED_ENV.flatMap((key) => ['-u', key]),
+    options.claudeBin,
+    ...(options.channelArgs ?? ['--channels', platform.plugin]),
+    ...permission,
+    ...options.resume,
+    '--name',
+    formatLabel(options.label) || options.resume[1],
+    ...flags,
+    // The file variant keeps chat text out of tmux's command line and `ps`.
+    ...(options.promptFile ? ['--append-system-prompt-file', options.promptFile] : []),
+  ];
+
+  const env: Record<string, string> = {};
+  for (const key of PASSED_ENV) if (options.env[key]) env[key] = options.env[key]!;
+  for (const [key, value] of Object.entries(profile)) {
+    if (!(key in PROFILE_FLAGS) && !(STRIPPED_ENV as readonly string[]).includes(key)) env[key] = value;
+  }
+  // The CLI takes exactly "1"; config.env's opt-in wins over a profile's value.
+  if (config.sandbox) env.IS_SANDBOX = '1';
+  env[platform.stateDirVar] = options.stateDir;
+  return { argv, env };
+}

@@ -1,0 +1,90 @@
+import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readOptionalFile } from '../config/config.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+
+/** Small files of the per-session state folder. */
+export const STATE_FILES = {
+  sessionId: '.session-id',
+  workdir: '.workdir',
+  profile: '.profile',
+  systemPrompt: '.system-prompt',
+  suspended: '.suspended',
+  pinned: '.no-idle',
+  lastExit: 'last-exit',
+  crash: '.crash.json',
+  /** Where the conversation's transcript is or will be (the bridge confirms delivery from it). */
+  transcript: '.transcript',
+  /** The session is being stopped: nothing is pushed to it (cleared by the next start). */
+  stopping: '.stopping',
+  /** Why and when the session last had to start a new conversation (JSON). */
+  newConversation: '.new-conversation',
+  /** Held while the session is being (re)started, so two starts do not race. */
+  startLock: '.start.lock',
+} as const;
+
+export type StateFile = keyof typeof STATE_FILES;
+
+/** Reads one state file (trimmed for one-line values); undefined when absent. */
+export function readState(dir: string, file: StateFile, trim = true): string | undefined {
+  const text = readOptionalFile(join(dir, STATE_FILES[file]));
+  return text === undefined ? undefined : trim ? text.trim() : text;
+}
+
+export function writeState(dir: string, file: StateFile, value: string): void {
+  writeFileAtomic(join(dir, STATE_FILES[file]), value);
+}
+
+export function removeState(dir: string, file: StateFile): void {
+  rmSync(join(dir, STATE_FILES[file]), { force: true });
+}
+
+export function hasState(dir: string, file: StateFile): boolean {
+  return existsSync(join(dir, STATE_FILES[file]));
+}
+
+export interface AccessOptions {
+  /** User ids allowed to drive the session (DMs and in the channel). */
+  allowFrom: string[];
+  /** Channel/chat ids whose messages reach the session (its own, and a thread's parent). */
+  groups: string[];
+}
+
+/**
+ * Writes the plugin's access.json. The managed keys are rewritten from configuration every time
+ * (so removing a user from config.env takes effect); other keys the user added are kept. Unlike the
+ * original skill, a group's `allowFrom` is the owner list, not `[]` (which admits anyone in the guild).
+ */
+export function writeAccess(dir: string, options: AccessOptions): void {
+  const file = join(dir, 'access.json');
+  let current: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(readOptionalFile(file) ?? '{}');
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) current = parsed;
+  } catch {
+    // An unreadable access.json is replaced: it only holds what this function writes.
+  }
+  const groups: Record<string, unknown> = {};
+  for (const id of options.groups) groups[id] = { requireMention: false, allowFrom: [...options.allowFrom] };
+  const access = { ...current, dmPolicy: 'allowlist', allowFrom: [...options.allowFrom], groups, pending: {} };
+  writeFileAtomic(file, `${JSON.stringify(access, null, 2)}\n`, 0o600);
+}
+
+/** Creates `<dir>/{approved,inbox}` and the `.env` link to the platform's token file. */
+export function ensureStateDir(dir: string, tokenFile: string): void {
+  mkdirSync(join(dir, 'approved'), { recursive: true });
+  mkdirSync(join(dir, 'inbox'), { recursive: true });
+  const link = join(dir, '.env');
+  try {
+    const stat = lstatSync(link);
+    if (stat.isSymbolicLink() && readlinkSync(link) === tokenFile) return;
+    unlinkSync(link);
+  } catch {}
+  symlinkSync(tokenFile, link);
+}
+
+/** Appends nothing, creates an empty marker file (`.suspended`, `.no-idle`). */
+export function touchState(dir: string, file: StateFile, content = ''): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, STATE_FILES[file]), content);
+}

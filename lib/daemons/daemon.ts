@@ -1,0 +1,81 @@
+import { rmSync } from 'node:fs';
+import { readOptionalFile } from '../core/config/config.ts';
+import { CrsError } from '../core/util/errors.ts';
+import { writeFileAtomic } from '../core/store/fs-atomic.ts';
+import { isProcessAlive } from '../core/store/lock.ts';
+import type { Env } from '../core/config/paths.ts';
+import type { Tmux } from '../core/host/tmux.ts';
+import type { Duty } from './scheduler.ts';
+
+/** Variables a daemon started in tmux is given explicitly (a tmux session has the server's env, not ours). */
+export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG', 'CRS_UID'] as const;
+
+export function daemonEnv(env: Env): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const key of DAEMON_ENV) if (env[key]) result[key] = env[key]!;
+  return result;
+}
+
+/** Claims the pid file for this process; refuses when another live process holds it. Returns the release. */
+export function acquirePidFile(file: string, what: string): () => void {
+  const holder = Number(readOptionalFile(file)?.trim());
+  if (holder && holder !== process.pid && isProcessAlive(holder)) {
+    throw new CrsError(`${what} is already running (pid ${holder}).`, { hint: 'Stop it first, or use --status.' });
+  }
+  writeFileAtomic(file, `${process.pid}\n`);
+  return () => {
+    if (Number(readOptionalFile(file)?.trim()) === process.pid) rmSync(file, { force: true });
+  };
+}
+
+/** Starts `argv` in a detached tmux session unless it already runs there; false if it was running. */
+export async function startInTmux(tmux: Tmux, name: string, argv: string[], env: Env, cwd: string): Promise<boolean> {
+  const live = await tmux.listSessions();
+  const info = live.get(name);
+  if (info && !info.dead) return false;
+  if (info) await tmux.killSession(name);
+  await tmux.newSession({ name, cwd, argv, env: daemonEnv(env), remainOnExit: true });
+  return true;
+}
+
+/**
+ * Stops a daemon: its tmux session and the pid in its pid file (SIGTERM), then waits up to 5 s for
+ * that process to exit, so a following `--status` is accurate. True if something was stopped.
+ */
+export async function stopDaemon(tmux: Tmux, name: string, pidFile?: string): Promise<boolean> {
+  const pid = Number(pidFile ? readOptionalFile(pidFile)?.trim() : NaN);
+  let stopped = await tmux.killSession(name);
+  if (isProcessAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+      stopped = true;
+    } catch {}
+    const deadline = Date.now() + 5000;
+    while (isProcessAlive(pid) && Date.now() < deadline) await Bun.sleep(50);
+  }
+  return stopped;
+}
+
+/** Keeps a helper daemon (the slash-command daemon) alive in its tmux session. */
+export function keepAliveDuty(options: {
+  name: string;
+  tmux: Tmux;
+  tmuxName: string;
+  argv: () => string[] | null;
+  env: Env;
+  cwd: string;
+  everyMs: () => number;
+  onStart: (message: string) => void;
+}): Duty {
+  return {
+    name: options.name,
+    everyMs: options.everyMs,
+    async run() {
+      const argv = options.argv();
+      if (!argv) return;
+      if (await startInTmux(options.tmux, options.tmuxName, argv, options.env, options.cwd)) {
+        options.onStart(`${options.name} was not running: started in tmux session ${options.tmuxName}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import type { ConsolaInstance } from 'consola';
+import { formatBackoff, formatSpawn } from '../commands/_format.ts';
+import type { DiscordApi } from '../platforms/discord/api.ts';
+import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../platforms/discord/sessions.ts';
+import type { SessionManager } from '../core/sessions/manager.ts';
+import type { ConditionNotify } from '../platforms/notify.ts';
+import { PaneObserver } from './pane-observer.ts';
+import type { Duty } from './scheduler.ts';
+
+/** The liveness check runs this often at most: one tmux call, so a dead session is back within about a second. */
+export const LIVENESS_CHECK_MS = 500;
+/** How often the pane observer looks (one tmux listing; captures only of changed panes). */
+export const PANE_CHECK_MS = 1000;
+
+export interface DutyDeps {
+  manager: SessionManager;
+  log: ConsolaInstance;
+  now: () => number;
+}
+
+/**
+ * Passes on each subject's failure once while it repeats (a start refused as root fails again every
+ * tick); a different error, or a pass without that subject failing, lets the next one through again.
+ */
+export function createRepeatFilter(): <T extends { key: string; error: string }>(failures: T[]) => T[] {
+  let last = new Map<string, string>();
+  return (failures) => {
+    const previous = last;
+    last = new Map(failures.map((f) => [f.key, f.error]));
+    return failures.filter((f) => previous.get(f.key) !== f.error);
+  };
+}
+
+/** Respawns dead sessions (crash-loop guarded). Runs every second, or faster if the config says so. */
+export function respawnDuty({ manager, log }: DutyDeps): Duty {
+  const reported = new Set<string>();
+  const newFailures = createRepeatFilter();
+  return {
+    name: 'respawn',
+    everyMs: () => Math.min(LIVENESS_CHECK_MS, manager.config().watchdogIntervalS * 1000),
+    async run() {
+      const report = await manager.respawnDead();
+      for (const result of report.respawned) for (const line of formatSpawn(result)) log.info(line.replace(/^SPAWNED/, 'RESPAWNED'));
+      for (const failure of newFailures(report.failed.map((f) => ({ ...f, key: f.id })))) log.error(`respawn ${failure.tmux} failed: ${failure.error}`);
+      // A backoff is logged once, when it starts (the next try time changes only then).
+      for (const b of report.backoff) {
+        if (!reported.has(`${b.id}:${b.until}`)) log.warn(formatBackoff(b));
+        reported.add(`${b.id}:${b.until}`);
+      }
+    },
+  };
+}
+
+/**
+ * Reads the screens of running sessions: a dialog, a login or usage limit, or channels off become the
+ * session's condition (shown by list/status), and the owner is told once through `notify`.
+ */
+export function paneDuty({ manager, log, now }: DutyDeps, notify: ConditionNotify): Duty {
+  const observer = new PaneObserver({ manager, log, now, notify });
+  return {
+    name: 'pane observer',
+    everyMs: () => Math.min(PANE_CHECK_MS, manager.config().watchdogIntervalS * 1000),
+    async run() {
+      await observer.tick();
+    },
+  };
+}
+
+/** Discovers new channels and threads, then refreshes the status topic when one is configured. */
+export function discoverDuty({ manager, log, now }: DutyDeps, api: () => DiscordApi): Duty {
+  const newFailures = createRepeatFilter();
+  return {
+    name: 'discover',
+    everyMs: () => manager.config().discoverIntervalS * 1000,
+    async run() {
+      const deps = { manager, api: api() };
+      const failures: Array<{ key: string; error: string; name: string }> = [];
+      for (const report of [await discoverChannels(deps), await discoverThreads(deps)]) {
+        for (const line of report.lines) {
+          if (line.kind === 'NEW') log.info(`NEW  ${line.name} (${line.id})  ${line.detail ?? ''}`.trimEnd());
+          if (line.kind === 'ERROR') failures.push({ key: line.id, error: line.detail ?? '', name: line.name });
+        }
+      }
+      for (const f of newFailures(failures)) log.error(`spawn ${f.name} (${f.key}) failed: ${f.error}`);
+      if (manager.config().statusChannelId) await setStatus({ ...deps, now: new Date(now()) });
+    },
+  };
+}
+
+/** Cleans up deleted/archived channels and suspends idle sessions. */
+export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): Duty {
+  return {
+    name: 'cleanup',
+    everyMs: () => manager.config().cleanupIntervalS * 1000,
+    async run() {
+      const report = await cleanupStale({ manager, api: api() });
+      for (const line of report.lines) {
+        if (line.kind === 'STALE') log.info(`STALE  ${line.name} (${line.id}): ${line.detail}, session removed`);
+        if (line.kind === 'ERROR') log.error(`stale check of ${line.name} (${line.id}) failed: ${line.detail}`);
+      }
+      const idle = await manager.suspendIdle();
+      for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);
+    },
+  };
+}
+
+/** Suspends idle sessions (platforms without a stale check). */
+export function suspendDuty({ manager, log }: DutyDeps): Duty {
+  return {
+    name: 'suspend-idle',
+    everyMs: () => manager.config().cleanupIntervalS * 1000,
+    async run() {
+      const idle = await manager.suspendIdle();
+      for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import type { REST } from '@discordjs/rest';
+import { CrsError } from '../../core/util/errors.ts';
+import type { Env } from '../../core/config/paths.ts';
+
+export const DEFAULT_DISCORD_API_URL = 'https://discord.com/api';
+/** A rate limit longer than this is reported instead of waited out (a CLI should not hang for minutes). */
+const MAX_RATE_LIMIT_WAIT_MS = 10_000;
+/** More rate limits than this within a minute are reported instead of waited out. */
+const MAX_RATE_LIMITS_PER_MINUTE = 3;
+
+export interface DiscordChannel {
+  id: string;
+  type: number;
+  name?: string;
+  position?: number;
+  parent_id?: string | null;
+  topic?: string | null;
+  thread_metadata?: { archived?: boolean; locked?: boolean };
+}
+
+export interface DiscordMessage {
+  id: string;
+  content: string;
+  timestamp: string;
+  author: { id: string; username: string; global_name?: string | null };
+}
+
+/** Text (0) and announcement (5) channels are sessions; categories, voice and forums are not. */
+export const SESSION_CHANNEL_TYPES = [0, 5];
+/** Announcement, public and private thread types. */
+export const THREAD_TYPES = [10, 11, 12];
+
+export interface DiscordApiOptions {
+  token: string;
+  /** `DISCORD_API_URL` (default https://discord.com/api); `/v10` is appended. */
+  baseUrl?: string;
+  timeoutMs?: number;
+}
+
+/** The few Discord REST calls the engine makes, on discord.js's REST client, with errors made plain. */
+export class DiscordApi {
+  readonly baseUrl: string;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+  private client: Promise<{ rest: REST; errors: typeof import('@discordjs/rest') }> | undefined;
+  private rateLimits: number[] = [];
+
+  constructor(options: DiscordApiOptions) {
+    this.baseUrl = (options.baseUrl || DEFAULT_DISCORD_API_URL).replace(/\/+$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  /** discord.js's REST client, loaded on first use so commands that never call Discord start fast. */
+  private rest() {
+    this.client ??= import('@discordjs/rest').then((errors) => ({
+      errors,
+      rest: new errors.REST({
+        api: this.baseUrl,
+        retries: 1,
+        timeout: this.timeoutMs,
+        rejectOnRateLimit: (info) => {
+          // Short limits are waited out, but not forever: a bot that stays limited is reported.
+          const now = Date.now();
+          this.rateLimits = this.rateLimits.filter((t) => now - t < 60_000).concat(now);
+          return info.retryAfter > MAX_RATE_LIMIT_WAIT_MS || this.rateLimits.length > MAX_RATE_LIMITS_PER_MINUTE;
+        },
+        makeRequest: fetch as never,
+      }).setToken(this.token),
+    }));
+    return this.client;
+  }
+
+  async getGuild(guildId: string): Promise<{ id: string; name: string }> {
+    return this.call('GET', `/guilds/${guildId}`);
+  }
+
+  async listChannels(guildId: string): Promise<DiscordChannel[]> {
+    return this.call('GET', `/guilds/${guildId}/channels`);
+  }
+
+  async listActiveThreads(guildId: string): Promise<DiscordChannel[]> {
+    const data = await this.call<{ threads?: DiscordChannel[] }>('GET', `/guilds/${guildId}/threads/active`);
+    return data.threads ?? [];
+  }
+
+  /** A channel, or null when Discord says it no longer exists (404). */
+  async getChannel(channelId: string): Promise<DiscordChannel | null> {
+    try {
+      return await this.call('GET', `/channels/${channelId}`, undefined, true);
+    } catch (error) {
+      const { errors } = await this.rest();
+      if (error instanceof errors.DiscordAPIError && error.status === 404) return null;
+      throw this.wrap(error, 'GET', `/channels/${channelId}`, errors);
+    }
+  }
+
+  /** The last `limit` messages, newest first as Discord returns them. */
+  async fetchMessages(channelId: string, limit: number): Promise<DiscordMessage[]> {
+    return this.call('GET', `/channels/${channelId}/messages?limit=${Math.max(1, Math.min(100, limit))}`);
+  }
+
+  /** Posts a plain message to a channel or thread; it mentions nobody. */
+  async sendMessage(channelId: string, content: string): Promise<DiscordMessage> {
+    return this.call('POST', `/channels/${channelId}/messages`, { content: content.slice(0, 2000), allowed_mentions: { parse: [] } });
+  }
+
+  async createChannel(guildId: string, name: string): Promise<DiscordChannel> {
+    return this.call('POST', `/guilds/${guildId}/channels`, { name, type: 0 });
+  }
+
+  async setTopic(channelId: string, topic: string): Promise<DiscordChannel> {
+    return this.call('PATCH', `/channels/${channelId}`, { topic });
+  }
+
+  private async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, raw = false): Promise<T> {
+    const [route, query] = path.split('?') as [`/${string}`, string | undefined];
+    const { rest, errors } = await this.rest();
+    try {
+      const options = { body, query: query ? new URLSearchParams(query) : undefined };
+      if (method === 'GET') return (await rest.get(route, options)) as T;
+      if (method === 'POST') return (await rest.post(route, options)) as T;
+      return (await rest.patch(route, options)) as T;
+    } catch (error) {
+      if (raw) throw error;
+      throw this.wrap(error, method, path, errors);
+    }
+  }
+
+  /** One line that names the request, what Discord said, and what to do about it. */
+  private wrap(error: unknown, method: string, path: string, errors: typeof import('@discordjs/rest')): CrsError {
+    const url = `${this.baseUrl}/v10${path}`;
+    if (error instanceof errors.DiscordAPIError || error instanceof errors.HTTPError) {
+      const status = error.status;
+      const hints: Record<number, string> = {
+        401: 'The bot token was rejected: check DISCORD_BOT_TOKEN in ~/.claude/channels/discord/.env.',
+        403: 'The bot lacks a permission here (View Channels, Read Message History, Manage Channels): fix its role.',
+        404: 'Check the id (DISCORD_GUILD_ID in config.env, or the channel id).',
+        429: 'Discord is rate limiting the bot: try again in a minute.',
+      };
+      return new CrsError(`Discord ${method} ${url} failed with HTTP ${status}: ${error.message}.`, {
+        cause: error,
+        hint: hints[status] ?? (status >= 500 ? 'Discord is having trouble: try again later.' : undefined),
+      });
+    }
+    if (error instanceof errors.RateLimitError) {
+      return new CrsError(`Discord ${method} ${url} is rate limited for ${Math.ceil(error.retryAfter / 1000)} s.`, {
+        cause: error,
+        hint: 'Try again after that.',
+      });
+    }
+    const message = (error instanceof Error ? error.message : String(error)).trim();
+    // Bun's connect error already ends in "?": no second stop after it.
+    return new CrsError(`Discord API unreachable at ${url}: ${message}${/[.?!]$/.test(message) ? '' : '.'}`, {
+      cause: error,
+      hint: 'Check the network connection (or DISCORD_API_URL).',
+    });
+  }
+}
+
+/** The Discord API base URL from the environment. */
+export function discordApiUrl(env: Env): string {
+  return env.DISCORD_API_URL || DEFAULT_DISCORD_API_URL;
+}

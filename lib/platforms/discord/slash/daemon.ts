@@ -1,0 +1,108 @@
+import { Client, Events, GatewayIntentBits, Partials, REST, Routes } from 'discord.js';
+import type { ConsolaInstance } from 'consola';
+import type { Clock } from '../../../core/util/clock.ts';
+import { CrsError, formatError } from '../../../core/util/errors.ts';
+import type { SessionManager } from '../../../core/sessions/manager.ts';
+import { DiscordApi, discordApiUrl } from '../api.ts';
+import { WakeDelivery } from '../wake.ts';
+import { SLASH_COMMANDS } from './definitions.ts';
+import { attachEvents } from './events.ts';
+import { stopAllWatches } from './handlers/watch.ts';
+import { handleInteraction } from './router.ts';
+import type { CommandRunner, SlashDeps } from './types.ts';
+
+/** Undelivered wake-on-message queues are retried this often. */
+const RETRY_DELIVERY_MS = 30_000;
+
+export interface SlashDaemonOptions {
+  manager: SessionManager;
+  clock: Clock;
+  log: ConsolaInstance;
+  runCommand: CommandRunner;
+  signal: AbortSignal;
+  readyTimeoutMs?: number;
+  watchIntervalMs?: number;
+}
+
+/** The REST client of a token and `DISCORD_API_URL`. */
+export function createRest(manager: SessionManager): REST {
+  return new REST({ api: discordApiUrl(manager.deps.env), makeRequest: fetch as never }).setToken(manager.botToken());
+}
+
+/** Registers (or with `clear`, removes) the guild's slash commands; returns how many are registered. */
+export async function registerCommands(manager: SessionManager, clear = false): Promise<number> {
+  const config = manager.requireReady();
+  const rest = createRest(manager);
+  const url = discordApiUrl(manager.deps.env);
+  try {
+    const app = (await rest.get(Routes.currentApplication())) as { id: string };
+    const body = clear ? [] : SLASH_COMMANDS;
+    const result = (await rest.put(Routes.applicationGuildCommands(app.id, config.guildId!), { body })) as unknown[];
+    return result.length;
+  } catch (error) {
+    throw new CrsError(`Registering slash commands at ${url} failed: ${formatError(error)}.`, {
+      cause: error,
+      hint: 'Check the bot token and that the bot was invited with the applications.commands scope.',
+    });
+  }
+}
+
+/**
+ * Connects to the gateway, registers the commands, and serves interactions and events until `signal`
+ * aborts. A rejected token or missing intent is fatal (thrown); the connection itself is kept up by discord.js.
+ */
+export async function runSlashDaemon(options: SlashDaemonOptions): Promise<void> {
+  const { manager, log } = options;
+  const config = manager.requireReady();
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+    partials: [Partials.Channel],
+    rest: { api: discordApiUrl(manager.deps.env), makeRequest: fetch as never },
+  });
+  const api = () => new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env) });
+  const post = async (channelId: string, text: string) => void (await api().sendMessage(channelId, text));
+  const wake = new WakeDelivery({ manager, clock: options.clock, log, readyTimeoutMs: options.readyTimeoutMs, post });
+  const deps: SlashDeps = {
+    manager,
+    clock: options.clock,
+    log,
+    api,
+    wake,
+    runCommand: options.runCommand,
+    watchIntervalMs: options.watchIntervalMs,
+  };
+  client.on(Events.InteractionCreate, (interaction) => void handleInteraction(interaction, deps).catch((e) => log.error(formatError(e))));
+  attachEvents(client, deps, () => manager.config().guildId ?? config.guildId!);
+  client.on(Events.Error, (error) => log.error(`gateway: ${formatError(error)}`));
+
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  try {
+    await client.login(manager.botToken());
+  } catch (error) {
+    client.destroy();
+    throw new CrsError(`Discord login failed: ${formatError(error)}.`, {
+      cause: error,
+      hint: /disallowed intent/i.test(String(error))
+        ? 'Enable the Message Content intent for the bot in the Discord Developer Portal.'
+        : 'Check DISCORD_BOT_TOKEN in ~/.claude/channels/discord/.env.',
+    });
+  }
+  await ready;
+  try {
+    await client.application!.commands.set(SLASH_COMMANDS, config.guildId!);
+  } catch (error) {
+    log.warn(`could not register slash commands (they may be stale): ${formatError(error)}`);
+  }
+  log.info(`Slash daemon connected as ${client.user?.tag} (guild ${config.guildId}, pid ${process.pid})`);
+  void wake.resumeAll();
+  const retry = setInterval(() => void wake.resumeAll(), RETRY_DELIVERY_MS);
+
+  await new Promise<void>((resolve) => {
+    if (options.signal.aborted) return resolve();
+    options.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  clearInterval(retry);
+  stopAllWatches();
+  await client.destroy();
+  log.info('Slash daemon stopped');
+}

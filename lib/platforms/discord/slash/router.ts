@@ -1,0 +1,107 @@
+import { AttachmentBuilder, type AutocompleteInteraction, type ChatInputCommandInteraction, type Interaction, MessageFlags } from 'discord.js';
+import { loadWorkdirMap } from '../../../core/config/config.ts';
+import { CrsError, formatError } from '../../../core/util/errors.ts';
+import { handleDiscover } from './handlers/discover.ts';
+import { handleAsk, handleRun } from './handlers/run.ts';
+import { handleSession } from './handlers/session.ts';
+import { handleSkills } from './handlers/skills.ts';
+import { sendChoices } from '../../../core/host/send-keys.ts';
+import { scanSkills } from './skills.ts';
+import type { AutocompleteHandler, CommandHandler, SlashDeps, SlashReply } from './types.ts';
+
+/** Discord's limit for a message's content. */
+export const CONTENT_LIMIT = 2000;
+
+const HANDLERS: Record<string, CommandHandler> = {
+  session: handleSession,
+  skills: handleSkills,
+  run: handleRun,
+  discover: handleDiscover,
+  ask: handleAsk,
+};
+
+/** Whether a user may drive sessions: only the ids in `DISCORD_ALLOWED_USER_ID`. */
+export function isOwner(userId: string, deps: SlashDeps): boolean {
+  return deps.manager.config().allowedUserIds.includes(userId);
+}
+
+function describe(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
+  const sub = interaction.options.getSubcommand(false);
+  return `/${interaction.commandName}${sub ? ` ${sub}` : ''}`;
+}
+
+/** A reply within Discord's limits: text over 2000 characters becomes a .txt attachment. */
+export function toMessage(reply: SlashReply): { content?: string; embeds?: unknown[]; files?: AttachmentBuilder[] } {
+  const files: AttachmentBuilder[] = [];
+  let content = reply.content;
+  if (content && content.length > CONTENT_LIMIT) {
+    files.push(new AttachmentBuilder(Buffer.from(content), { name: 'reply.txt' }));
+    content = `${content.slice(0, 300).replace(/```[\s\S]*$/, '')}… (full text attached)`;
+  }
+  if (reply.file) files.push(new AttachmentBuilder(Buffer.from(reply.file.text), { name: reply.file.name.replace(/[^\w.-]+/g, '_') }));
+  return { content, embeds: reply.embed ? [reply.embed.toJSON()] : undefined, files: files.length ? files : undefined };
+}
+
+async function autocomplete(interaction: AutocompleteInteraction, deps: SlashDeps): Promise<Array<{ name: string; value: string }>> {
+  const focused = interaction.options.getFocused(true);
+  const typed = String(focused.value ?? '').toLowerCase();
+  const match = (text: string) => !typed || text.toLowerCase().includes(typed);
+  const { manager } = deps;
+  const key = `${interaction.commandName}:${focused.name}`;
+  const handlers: Record<string, AutocompleteHandler> = {
+    'session:path': async () =>
+      Object.entries(loadWorkdirMap(manager.paths, manager.deps.env))
+        .filter(([name, path]) => match(name) || match(path))
+        .map(([name, path]) => ({ name: `${name} → ${path}`.slice(0, 100), value: path.slice(0, 100) })),
+    'session:input': async () => sendChoices(typed),
+    'session:name': async () => manager.profileNames().filter(match).map((p) => ({ name: p, value: p })),
+    'run:skill': async () => {
+      const workdir = (await manager.list()).find((r) => r.id === interaction.channelId)?.workdir ?? null;
+      return scanSkills(workdir, manager.paths.root, manager.paths.home)
+        .filter((s) => match(s.name))
+        .map((s) => ({ name: `${s.name}${s.description ? ` — ${s.description}` : ''}`.slice(0, 100), value: s.name.slice(0, 100) }));
+    },
+  };
+  return (await handlers[key]?.(interaction, deps))?.slice(0, 25) ?? [];
+}
+
+/**
+ * The one entry point for interactions: strangers get an ephemeral refusal (and a log line) and
+ * empty autocompletes; owners' commands are deferred, run, and answered, errors ephemerally.
+ */
+export async function handleInteraction(interaction: Interaction, deps: SlashDeps): Promise<void> {
+  if (interaction.isAutocomplete()) {
+    const owner = isOwner(interaction.user.id, deps);
+    const choices = owner ? await autocomplete(interaction, deps).catch(() => []) : [];
+    await interaction.respond(choices).catch(() => {});
+    return;
+  }
+  if (!interaction.isChatInputCommand()) return;
+  const what = describe(interaction);
+  if (!isOwner(interaction.user.id, deps)) {
+    deps.log.warn(`REFUSED ${what} from user ${interaction.user.id} (${interaction.user.username}) in channel ${interaction.channelId}`);
+    await interaction.reply({ content: 'Only the owner of these sessions can use this command.', flags: MessageFlags.Ephemeral }).catch(() => {});
+    return;
+  }
+  const handler = HANDLERS[interaction.commandName];
+  try {
+    await interaction.deferReply();
+    if (!handler) throw new CrsError(`Unknown command /${interaction.commandName}.`, { hint: 'Run `discord-slash-daemon register`.' });
+    const reply = await handler(interaction, deps);
+    await interaction.editReply(toMessage(reply) as never);
+    deps.log.info(`${what} in ${interaction.channelId} by ${interaction.user.username}`);
+  } catch (error) {
+    deps.log.warn(`${what} in ${interaction.channelId} failed: ${formatError(error)}`);
+    const content = `⚠️ ${formatError(error)}`.slice(0, CONTENT_LIMIT);
+    try {
+      if (interaction.deferred || interaction.replied) {
+        await interaction.deleteReply().catch(() => {});
+        await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+      } else {
+        await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+      }
+    } catch (replyError) {
+      deps.log.error(`could not answer ${what}: ${formatError(replyError)}`);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { sessionIdFor } from '../../lib/core/host/session-id.ts';
+import { OWNER_ID, Sandbox, flagValue, resumedId } from '../helpers.ts';
+
+let sb: Sandbox;
+beforeAll(() => {
+  sb = new Sandbox();
+});
+afterAll(async () => {
+  await sb.cleanup();
+});
+
+describe('spawn', () => {
+  test('starts claude in tmux with the plugin, permission flag, session id, name and state dir', async () => {
+    const result = await sb.run('spawn', '123456789012345678', '--name', 'general');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('SPAWNED  dc-123456789012345678  name=general');
+    const [run] = await sb.waitForRuns(1);
+    const sid = sessionIdFor('123456789012345678');
+    expect(run!.argv.slice(0, 4)).toEqual(['--channels', 'plugin:discord@claude-plugins-official', '--dangerously-skip-permissions', '--session-id']);
+    expect(flagValue(run!.argv, '--session-id')).toBe(sid);
+    expect(flagValue(run!.argv, '--name')).toBe('general');
+    expect(run!.cwd).toBe(join(sb.home, 'work'));
+    const stateDir = join(sb.sessionsDir, '123456789012345678');
+    expect(run!.env.DISCORD_STATE_DIR).toBe(stateDir);
+    expect(run!.env.CLAUDE_CONFIG_DIR).toBe(sb.root);
+    expect(readFileSync(join(stateDir, '.session-id'), 'utf8')).toBe(sid);
+    expect(readFileSync(join(stateDir, '.workdir'), 'utf8')).toBe(join(sb.home, 'work'));
+    expect(readFileSync(join(stateDir, '.profile'), 'utf8')).toBe('default');
+    expect(readlinkSync(join(stateDir, '.env'))).toBe(join(sb.root, 'channels/discord/.env'));
+    expect(lstatSync(join(stateDir, 'approved')).isDirectory()).toBe(true);
+    const access = JSON.parse(readFileSync(join(stateDir, 'access.json'), 'utf8'));
+    expect(access).toEqual({
+      dmPolicy: 'allowlist',
+      allowFrom: [OWNER_ID],
+      groups: { '123456789012345678': { requireMention: false, allowFrom: [OWNER_ID] } },
+      pending: {},
+    });
+    expect(statSync(join(stateDir, 'access.json')).mode & 0o777).toBe(0o600);
+    const entry = sb.registry()['123456789012345678'];
+    expect(entry).toMatchObject({ type: 'channel', name: 'general', tmux: 'dc-123456789012345678', parent: null });
+    expect(String(entry!.created)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+    expect(sb.read('discord-sessions/SESSIONS.md')).toContain('| 123456789012345678 | channel | `dc-123456789012345678` | general | - |');
+  });
+
+  test('a second spawn of a live session is a no-op that says ALIVE', async () => {
+    const result = await sb.run('spawn', '123456789012345678');
+    expect(result.out).toBe('ALIVE  dc-123456789012345678');
+    expect(sb.claudeRuns()).toHaveLength(1);
+  });
+
+  test('after the session dies, a respawn resumes the conversation with --resume (never the same --session-id)', async () => {
+    await sb.waitForPane('dc-123456789012345678', /session .* \(new\)/);
+    await sb.tmux.run(['kill-session', '-t', '=dc-123456789012345678']);
+    const result = await sb.run('respawn-dead');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('RESPAWNED  dc-123456789012345678');
+    const runs = await sb.waitForRuns(2);
+    expect(runs[1]!.argv).not.toContain('--session-id');
+    expect(resumedId(runs[1]!.argv)).toBe(sessionIdFor('123456789012345678'));
+    await sb.waitForPane('dc-123456789012345678', /session .* \(resume\)/);
+  });
+
+  test('--fresh starts a new random conversation id and keeps it for later respawns', async () => {
+    await sb.run('kill', '123456789012345678');
+    const result = await sb.run('spawn', '123456789012345678', '--fresh', '--name', 'general');
+    expect(result.out).toMatch(/^FRESH  new session-id=[0-9a-f-]{36}$/m);
+    const fresh = /session-id=([0-9a-f-]{36})/.exec(result.out)![1]!;
+    expect(fresh).not.toBe(sessionIdFor('123456789012345678'));
+    const runs = await sb.waitForRuns(3);
+    expect(flagValue(runs[2]!.argv, '--session-id')).toBe(fresh);
+    expect(readFileSync(join(sb.sessionsDir, '123456789012345678/.session-id'), 'utf8')).toBe(fresh);
+  });
+
+  test('the session stays UP in list and shows its profile and type', async () => {
+    const list = await sb.run('list', '--json');
+    const rows = JSON.parse(list.out);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ id: '123456789012345678', status: 'UP', type: 'channel', name: 'general', profile: 'default' });
+    const text = await sb.run('list');
+    expect(text.out).toContain('[UP  ]  dc-123456789012345678');
+  });
+
+  test('kill stops the session and deregisters it; the state dir stays for a later resume', async () => {
+    const result = await sb.run('kill', '123456789012345678');
+    expect(result.out).toBe('KILLED  dc-123456789012345678');
+    expect(sb.registry()).toEqual({});
+    expect(await sb.tmux.hasSession('dc-123456789012345678')).toBe(false);
+    expect(existsSync(join(sb.sessionsDir, '123456789012345678/.session-id'))).toBe(true);
+  });
+});

@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Socket } from 'bun';
+import { readCondition } from '../../lib/core/store/condition.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
+import { LineDecoder, routerSocketPath } from '../../lib/platforms/telegram/protocol.ts';
+import { resolvePaths } from '../../lib/core/config/paths.ts';
+import { FakeTelegram } from '../fakes/telegram.ts';
+import { ROOT, Sandbox, waitFor } from '../helpers.ts';
+
+const CHAT = '4242';
+let fake: FakeTelegram;
+let sb: Sandbox;
+let client: Client;
+let transcript: string;
+let routerSocket: Socket<undefined> | undefined;
+const fromBridge: Array<Record<string, unknown>> = [];
+const notifications: Array<{ content: string; meta: Record<string, string> }> = [];
+let listener: ReturnType<typeof Bun.listen>;
+/** Like Claude Code: channel notifications are taken (and written to the transcript) only once `listening`. */
+let listening = false;
+/** When false, taken messages are not written to the transcript (a CLI whose channels are off). */
+let recordTaken = true;
+let toolListings = 0;
+
+function queueLine(meta: Record<string, string>, content: string): string {
+  const attributes = Object.entries(meta).map(([k, v]) => ` ${k}="${v}"`).join('');
+  return `${JSON.stringify({ type: 'queue-operation', operation: 'enqueue', content: `<channel source="crs-telegram"${attributes}>\n${content}\n</channel>` })}\n`;
+}
+
+beforeAll(async () => {
+  fake = new FakeTelegram().start();
+  sb = new Sandbox({ platform: TELEGRAM, token: fake.token, env: { TELEGRAM_API_URL: fake.url }, config: 'TELEGRAM_ALLOWED_USER_ID="123456789"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"' });
+  const state = join(sb.sessionsDir, CHAT);
+  mkdirSync(state, { recursive: true });
+  transcript = join(sb.root, 'projects', '-x', 'u.jsonl');
+  writeFileSync(join(state, '.transcript'), transcript);
+  const decoder = new LineDecoder<Record<string, unknown>>();
+  listener = Bun.listen<undefined>({
+    unix: routerSocketPath(resolvePaths(TELEGRAM, sb.env)),
+    socket: {
+      open: (socket) => void (routerSocket = socket),
+      data: (_socket, chunk) => void fromBridge.push(...decoder.push(chunk)),
+    },
+  });
+  client = new Client({ name: 'test', version: '1' });
+  client.fallbackNotificationHandler = async (n) => {
+    if (!listening) return;
+    if (n.method === 'notifications/tools/list_changed') {
+      toolListings++;
+      await client.listTools();
+    }
+    if (n.method === 'notifications/claude/channel') {
+      const params = n.params as { content: string; meta: Record<string, string> };
+      notifications.push(params);
+      if (recordTaken) {
+        mkdirSync(dirname(transcript), { recursive: true });
+        appendFileSync(transcript, queueLine(params.meta, params.content));
+      }
+    }
+  };
+  await client.connect(new StdioClientTransport({ command: 'bun', args: [join(ROOT, 'bin/telegram-session-manager.ts'), 'bridge', '--chat', CHAT], env: sb.env as Record<string, string>, stderr: 'pipe' }));
+});
+
+afterAll(async () => {
+  await client.close();
+  listener.stop(true);
+  await sb.cleanup();
+  await fake.stop();
+});
+
+describe('bridge: a Claude Code channel for one chat', () => {
+  test('declares the claude/channel capability, tools with listChanged, and the official tools', async () => {
+    expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {} });
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: true });
+    const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+    expect(tools).toEqual(['download_attachment', 'edit_message', 'react', 'reply']);
+  });
+
+  test('says hello to the router only once Claude Code listens (its tools are listed again on list_changed)', async () => {
+    await Bun.sleep(600);
+    expect(fromBridge.some((m) => m.type === 'hello')).toBe(false);
+    listening = true;
+    await waitFor(() => fromBridge.some((m) => m.type === 'hello' && m.chat === CHAT), 5000, 'hello');
+    expect(toolListings).toBeGreaterThan(0);
+  });
+
+  test('pushes a message as notifications/claude/channel and acknowledges it once the transcript shows it taken', async () => {
+    const meta = { chat_id: CHAT, message_id: '9', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:00.000Z' };
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
+    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000001-a.json'), 5000, 'the ack');
+    expect(notifications).toEqual([{ content: 'hi there', meta }]);
+    // A redelivery after a lost ack is acknowledged again but not pushed twice: the transcript has it.
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
+    await waitFor(() => fromBridge.filter((m) => m.type === 'ack').length === 2, 3000, 'the second ack');
+    expect(notifications).toHaveLength(1);
+  });
+
+  test('a message Claude Code does not take is pushed again, then refused back to the router (nack) and the session marked DEAF', async () => {
+    recordTaken = false;
+    const meta = { chat_id: CHAT, message_id: '10', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:01.000Z' };
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
+    await waitFor(() => fromBridge.some((m) => m.type === 'nack' && m.id === '000002-a.json'), 15_000, 'the nack');
+    expect(fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json')).toBe(false);
+    expect(notifications.filter((n) => n.meta.message_id === '10')).toHaveLength(3);
+    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toMatchObject({ state: 'DEAF', notified: true });
+    // The owner is told in the chat, once.
+    await waitFor(() => fake.sentTo(CHAT).some((t) => t.includes('DEAF')), 3000, 'the DEAF notice');
+    expect(fake.sentTo(CHAT).filter((t) => t.includes('DEAF'))).toHaveLength(1);
+    // Taken on a later try: acknowledged, and the DEAF mark is cleared.
+    recordTaken = true;
+    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
+    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json'), 5000, 'the ack');
+    expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toBeUndefined();
+  }, 20_000);
+
+  test('reply sends to its own chat through the Bot API, in 4096-character pieces', async () => {
+    const before = fake.calls('sendMessage').length;
+    const result = await client.callTool({ name: 'reply', arguments: { chat_id: CHAT, text: `${'x'.repeat(5000)}`, reply_to: '9' } });
+    expect(result.isError).toBeFalsy();
+    const sent = fake.calls('sendMessage').slice(before).filter((p) => String(p.chat_id) === CHAT);
+    expect(sent.map((p) => String(p.text).length)).toEqual([4096, 904]);
+  });
+
+  test('reply to any other chat is refused and nothing is sent', async () => {
+    const before = fake.calls('sendMessage').length;
+    const result = await client.callTool({ name: 'reply', arguments: { chat_id: '999', text: 'leak' } });
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain(`only write to its own chat ${CHAT}`);
+    expect(fake.calls('sendMessage').length).toBe(before);
+  });
+
+  test('react, edit_message and download_attachment reach the Bot API', async () => {
+    const message = fake.userMessage(Number(CHAT), { fromId: 123456789, text: 'doc', document: { fileName: 'notes.txt', bytes: new TextEncoder().encode('file body') } });
+    expect((await client.callTool({ name: 'react', arguments: { chat_id: CHAT, message_id: String(message.message_id), emoji: '👍' } })).isError).toBeFalsy();
+    expect(fake.calls('setMessageReaction').at(-1)).toMatchObject({ message_id: message.message_id });
+    const sentReply = await client.callTool({ name: 'reply', arguments: { chat_id: CHAT, text: 'first' } });
+    const id = /message_id (\d+)/.exec(JSON.stringify(sentReply.content))![1]!;
+    expect((await client.callTool({ name: 'edit_message', arguments: { chat_id: CHAT, message_id: id, text: 'second' } })).isError).toBeFalsy();
+    expect(fake.calls('editMessageText').at(-1)).toMatchObject({ text: 'second' });
+    const download = await client.callTool({ name: 'download_attachment', arguments: { file_id: message.document!.file_id } });
+    const path = (download.content as Array<{ text: string }>)[0]!.text;
+    expect(path.startsWith(join(sb.sessionsDir, CHAT, 'downloads'))).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('file body');
+  });
+});
+
