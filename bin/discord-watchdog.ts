@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { createDiscordWatchdogCommand } from '../lib/commands/discord-watchdog/index.ts';
-import { DISCORD } from '../lib/platform.ts';
-import { createCommandContext, createLogger, runCli } from '../lib/program.ts';
+import { DISCORD } from '../lib/core/config/platform.ts';
+import { createCommandContext, createLogger, runCli } from '../lib/commands/program.ts';
 
 const stop = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop.abort());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { createTelegramSessionManagerCommand } from '../lib/commands/telegram-session-manager/index.ts';
-import { TELEGRAM } from '../lib/platform.ts';
-import { createCommandContext, createLogger, runCli } from '../lib/program.ts';
+import { TELEGRAM } from '../lib/core/config/platform.ts';
+import { createCommandContext, createLogger, runCli } from '../lib/commands/program.ts';
 
 const stop = new AbortController();
 const daemon = ['serve', 'watchdog', 'bridge'].includes(process.argv[2] ?? '');

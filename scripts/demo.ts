@@ -8,12 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDiscordSessionManagerCommand } from '../lib/commands/discord-session-manager/index.ts';
-import { createAppContext } from '../lib/context.ts';
-import { createLogger } from '../lib/log.ts';
-import { DISCORD } from '../lib/platform.ts';
-import { runCli } from '../lib/program.ts';
-import { respawnDuty } from '../lib/watchdog/duties.ts';
-import { Scheduler } from '../lib/watchdog/scheduler.ts';
+import { createAppContext } from '../lib/app.ts';
+import { createLogger } from '../lib/core/util/log.ts';
+import { DISCORD } from '../lib/core/config/platform.ts';
+import { runCli } from '../lib/commands/program.ts';
+import { respawnDuty } from '../lib/daemons/duties.ts';
+import { Scheduler } from '../lib/daemons/scheduler.ts';
 import { FakeDiscord } from '../test/fakes/discord.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
