@@ -1,5 +1,5 @@
 import type { ConsolaInstance } from 'consola';
-import { formatBackoff, formatSpawn } from '../commands/_format.ts';
+import { formatBackoff, formatSpawn } from '../core/sessions/format.ts';
 import type { DiscordApi } from '../platforms/discord/api.ts';
 import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../platforms/discord/sessions.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConsola } from 'consola';
 import { type Condition, readCondition, writeCondition } from '../../lib/core/store/condition.ts';
-import { formatRow } from '../../lib/commands/_format.ts';
+import { formatRow } from '../../lib/core/sessions/format.ts';
 import { SessionManager } from '../../lib/core/sessions/manager.ts';
 import type { ConditionNotify } from '../../lib/platforms/notify.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';

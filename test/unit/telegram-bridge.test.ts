@@ -6,8 +6,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { Socket } from 'bun';
 import { readCondition } from '../../lib/core/store/condition.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { LineDecoder, routerSocketPath } from '../../lib/platforms/telegram/protocol.ts';
-import { resolvePaths } from '../../lib/core/config/paths.ts';
+import { linkSecret } from '../../lib/core/store/state.ts';
+import { routerSocketPath } from '../../lib/router/links.ts';
+import { BridgeToRouter, FrameDecoder, encodeFrame } from '../../lib/router/protocol.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { ROOT, Sandbox, waitFor } from '../helpers.ts';
 
@@ -38,12 +39,19 @@ beforeAll(async () => {
   mkdirSync(state, { recursive: true });
   transcript = join(sb.root, 'projects', '-x', 'u.jsonl');
   writeFileSync(join(state, '.transcript'), transcript);
-  const decoder = new LineDecoder<Record<string, unknown>>();
+  const secret = linkSecret(state);
+  // A router stand-in speaking the link protocol: it checks the hello's secret and welcomes the bridge.
+  const decoder = new FrameDecoder(BridgeToRouter, (reason) => fromBridge.push({ type: 'invalid', reason }));
   listener = Bun.listen<undefined>({
-    unix: routerSocketPath(resolvePaths(TELEGRAM, sb.env)),
+    unix: routerSocketPath(sb.sessionsDir),
     socket: {
       open: (socket) => void (routerSocket = socket),
-      data: (_socket, chunk) => void fromBridge.push(...decoder.push(chunk)),
+      data: (socket, chunk) => {
+        for (const frame of decoder.push(chunk)) {
+          fromBridge.push(frame);
+          if (frame.type === 'hello' && frame.secret === secret) socket.write(encodeFrame({ type: 'welcome' }));
+        }
+      },
     },
   });
   client = new Client({ name: 'test', version: '1' });
@@ -84,27 +92,28 @@ describe('bridge: a Claude Code channel for one chat', () => {
     await Bun.sleep(600);
     expect(fromBridge.some((m) => m.type === 'hello')).toBe(false);
     listening = true;
-    await waitFor(() => fromBridge.some((m) => m.type === 'hello' && m.chat === CHAT), 5000, 'hello');
+    await waitFor(() => fromBridge.some((m) => m.type === 'hello' && m.session === CHAT), 5000, 'hello');
+    expect(fromBridge.find((m) => m.type === 'hello')).toMatchObject({ v: 1, secret: readFileSync(join(sb.sessionsDir, CHAT, '.link-secret'), 'utf8').trim() });
     expect(toolListings).toBeGreaterThan(0);
   });
 
   test('pushes a message as notifications/claude/channel and acknowledges it once the transcript shows it taken', async () => {
     const meta = { chat_id: CHAT, message_id: '9', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:00.000Z' };
-    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
-    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000001-a.json'), 5000, 'the ack');
+    routerSocket!.write(encodeFrame({ type: 'message', id: '9', content: 'hi there', meta }));
+    await waitFor(() => fromBridge.some((m) => m.type === 'taken' && m.id === '9'), 5000, 'the ack');
     expect(notifications).toEqual([{ content: 'hi there', meta }]);
     // A redelivery after a lost ack is acknowledged again but not pushed twice: the transcript has it.
-    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000001-a.json', content: 'hi there', meta })}\n`);
-    await waitFor(() => fromBridge.filter((m) => m.type === 'ack').length === 2, 3000, 'the second ack');
+    routerSocket!.write(encodeFrame({ type: 'message', id: '9', content: 'hi there', meta }));
+    await waitFor(() => fromBridge.filter((m) => m.type === 'taken').length === 2, 3000, 'the second ack');
     expect(notifications).toHaveLength(1);
   });
 
-  test('a message Claude Code does not take is pushed again, then refused back to the router (nack) and the session marked DEAF', async () => {
+  test('a message Claude Code does not take is pushed again, then refused back to the router (not-taken: deaf) and the session marked DEAF', async () => {
     recordTaken = false;
     const meta = { chat_id: CHAT, message_id: '10', user: 'ann', user_id: '123456789', ts: '2026-11-25T10:00:01.000Z' };
-    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
-    await waitFor(() => fromBridge.some((m) => m.type === 'nack' && m.id === '000002-a.json'), 15_000, 'the nack');
-    expect(fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json')).toBe(false);
+    routerSocket!.write(encodeFrame({ type: 'message', id: '10', content: 'anyone?', meta }));
+    await waitFor(() => fromBridge.some((m) => m.type === 'not-taken' && m.id === '10' && m.reason === 'deaf'), 15_000, 'the nack');
+    expect(fromBridge.some((m) => m.type === 'taken' && m.id === '10')).toBe(false);
     expect(notifications.filter((n) => n.meta.message_id === '10')).toHaveLength(3);
     expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toMatchObject({ state: 'DEAF', notified: true });
     // The owner is told in the chat, once.
@@ -112,8 +121,8 @@ describe('bridge: a Claude Code channel for one chat', () => {
     expect(fake.sentTo(CHAT).filter((t) => t.includes('DEAF'))).toHaveLength(1);
     // Taken on a later try: acknowledged, and the DEAF mark is cleared.
     recordTaken = true;
-    routerSocket!.write(`${JSON.stringify({ type: 'message', id: '000002-a.json', content: 'anyone?', meta })}\n`);
-    await waitFor(() => fromBridge.some((m) => m.type === 'ack' && m.id === '000002-a.json'), 5000, 'the ack');
+    routerSocket!.write(encodeFrame({ type: 'message', id: '10', content: 'anyone?', meta }));
+    await waitFor(() => fromBridge.some((m) => m.type === 'taken' && m.id === '10'), 5000, 'the ack');
     expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toBeUndefined();
   }, 20_000);
 

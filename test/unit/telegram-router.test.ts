@@ -86,7 +86,7 @@ describe('telegram router end to end (grammY → router → bridge → MCP notif
   test("a stranger's messages and commands are ignored and logged; no session starts", async () => {
     fake.userMessage(STRANGER, { fromId: STRANGER, username: 'mallory', text: 'let me in' });
     fake.command(STRANGER, STRANGER, '/sessions');
-    await waitFor(() => log.some((l) => l.includes('IGNORED') && l.includes(String(STRANGER))) && log.some((l) => l.includes('REFUSED /sessions')), 5000, 'the log lines');
+    await waitFor(() => log.some((l) => l.includes('REFUSED message') && l.includes(String(STRANGER))) && log.some((l) => l.includes('REFUSED /sessions')), 5000, 'the log lines');
     expect(String(STRANGER) in sb.registry()).toBe(false);
     expect(fake.sentTo(STRANGER)).toEqual([]);
   });

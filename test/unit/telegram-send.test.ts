@@ -106,7 +106,7 @@ describe('a Telegram session that starts at the workspace trust dialog', () => {
     expect((await fake.waitForSent(GROUP, 4, 5000))[3]).toBe('Sent 1');
     await sb.waitForPane(`tg-${GROUP}`, /^key 1$/m);
     await sb.waitForPane(`tg-${GROUP}`, /development channels answered/, 8000);
-    expect(log.some((l) => l.includes(`/send 1 to tg-${GROUP} by user ${OWNER}`))).toBe(true);
+    expect(log.some((l) => l.includes(`send 1 to tg-${GROUP} by user ${OWNER}`))).toBe(true);
   }, 20_000);
 
   test('/send text types it and presses Enter', async () => {

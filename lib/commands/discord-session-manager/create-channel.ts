@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { workdirArg } from '../_args.ts';
 import { type CommandContext, discordApi } from '../_context.ts';
-import { formatSpawn } from '../_format.ts';
+import { formatSpawn } from '../../core/sessions/format.ts';
 import { createChannel } from '../../platforms/discord/sessions.ts';
 
 export default (ctx: CommandContext) =>

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { nameArg, workdirArg } from '../_args.ts';
 import { type CommandContext, discordApi } from '../_context.ts';
-import { formatSpawn } from '../_format.ts';
+import { formatSpawn } from '../../core/sessions/format.ts';
 import { spawnThread } from '../../platforms/discord/sessions.ts';
 import { usageError } from '../../core/util/errors.ts';
 

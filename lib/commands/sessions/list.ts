@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatRow } from '../_format.ts';
+import { formatRow } from '../../core/sessions/format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { formatBackoff, formatSpawn } from '../_format.ts';
+import { formatBackoff, formatSpawn } from '../../core/sessions/format.ts';
 import { CrsError } from '../../core/util/errors.ts';
 
 export default (ctx: CommandContext) =>

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { idArg, nameArg, workdirArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatSpawn } from '../_format.ts';
+import { formatSpawn } from '../../core/sessions/format.ts';
 import { loadProfiles } from '../../core/config/config.ts';
 import { findSessionChannelOffKeys, formatChannelOffWarning } from '../../core/host/preflight.ts';
 

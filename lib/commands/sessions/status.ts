@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatRow } from '../_format.ts';
+import { formatRow } from '../../core/sessions/format.ts';
 import { daemonState, formatDaemonState } from '../../daemons/state.ts';
 
 export default (ctx: CommandContext) =>

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { formatSpawn } from '../_format.ts';
+import { formatSpawn } from '../../core/sessions/format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

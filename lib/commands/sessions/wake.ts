@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { idArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatSpawn } from '../_format.ts';
+import { formatSpawn } from '../../core/sessions/format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({

@@ -22,7 +22,10 @@ export function createTelegramSessionManagerCommand(ctx: CommandContext) {
           ]),
         ),
       serve: () => import('./serve.ts').then((m) => m.default(ctx)),
-      bridge: () => import('./bridge.ts').then((m) => m.default(ctx)),
+      bridge: () =>
+        Promise.all([import('../sessions/bridge.ts'), import('../../platforms/telegram/tools.ts')]).then(([m, t]) =>
+          m.default(ctx, (id) => t.createTelegramTools({ chatId: id, stateDir: ctx.manager.stateDir(id), token: ctx.manager.botToken(), apiRoot: telegramApiUrl(ctx) })),
+        ),
       watchdog: () => import('./watchdog.ts').then((m) => m.default(ctx)),
     },
   });

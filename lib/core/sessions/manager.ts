@@ -25,7 +25,7 @@ import { rootRefusal } from '../host/preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from '../store/registry.ts';
 import { freshSessionId, sessionIdFor } from '../host/session-id.ts';
 import { expectedTranscript, findTranscript, isResumable, resumeArgs, setTranscriptAside } from '../host/transcript.ts';
-import { STATE_FILES, ensureStateDir, hasState, readState, removeState, touchState, writeAccess, writeState } from '../store/state.ts';
+import { STATE_FILES, ensureStateDir, hasState, linkSecret, readState, removeState, touchState, writeAccess, writeState } from '../store/state.ts';
 import type { Tmux, TmuxSessionInfo } from '../host/tmux.ts';
 
 /** Lines of a dead pane kept in `last-exit`. */
@@ -357,6 +357,7 @@ export class SessionManager {
     const tmuxName = this.tmuxName(plan.id);
 
     ensureStateDir(dir, this.paths.tokenFile);
+    linkSecret(dir);
     const resume = await withLock(join(dir, STATE_FILES.startLock), async () => {
       if (!live || live.dead) {
         const running = (await this.liveSessions()).get(tmuxName);

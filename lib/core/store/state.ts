@@ -83,6 +83,20 @@ export function ensureStateDir(dir: string, tokenFile: string): void {
   symlinkSync(tokenFile, link);
 }
 
+/**
+ * The secret a session's bridge proves itself to the router with (`.link-secret`, 0600), created on
+ * first use. Nothing but the owner can read the state folder, so nothing else can pose as a session.
+ */
+export function linkSecret(dir: string): string {
+  const file = join(dir, '.link-secret');
+  const existing = readOptionalFile(file)?.trim();
+  if (existing && /^[0-9a-f]{64}$/.test(existing)) return existing;
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex');
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(file, `${secret}\n`, 0o600);
+  return secret;
+}
+
 /** Appends nothing, creates an empty marker file (`.suspended`, `.no-idle`). */
 export function touchState(dir: string, file: StateFile, content = ''): void {
   mkdirSync(dir, { recursive: true });

@@ -1,5 +1,5 @@
 import { EmbedBuilder } from 'discord.js';
-import { formatCondition, formatNewConversation, formatSpawn, lastLine } from '../../../../commands/_format.ts';
+import { formatCondition, formatNewConversation, formatSpawn, lastLine } from '../../../../core/sessions/format.ts';
 import { CrsError } from '../../../../core/util/errors.ts';
 import { planSend } from '../../../../core/host/send-keys.ts';
 import { stripChrome } from '../../../../core/host/pane.ts';

@@ -1,0 +1,91 @@
+import type { ConsolaInstance } from 'consola';
+import type { Clock } from '../core/util/clock.ts';
+import { formatError } from '../core/util/errors.ts';
+import { FrameDecoder, RouterToBridge, encodeFrame } from '../router/protocol.ts';
+
+/** A bridge pings this often; the router ends a link that is silent for 10 s. */
+const PING_MS = 3000;
+const RECONNECT_MS = 1000;
+
+export type IncomingMessage = Extract<RouterToBridge, { type: 'message' }>;
+
+/** What the bridge answers for a message: taken, or not taken and why. */
+export type Verdict = { type: 'taken' } | { type: 'not-taken'; reason: 'deaf' | 'stopping' };
+
+export interface LinkClientOptions {
+  socketPath: string;
+  session: string;
+  secret: string;
+  clock: Clock;
+  log: ConsolaInstance;
+  signal: AbortSignal;
+  /** Handles one message at a time, in the order the router sent them. */
+  onMessage(message: IncomingMessage): Promise<Verdict | undefined>;
+}
+
+/**
+ * The bridge's side of the link: connects to the router's socket, proves its session with the secret,
+ * pings, answers each message with its verdict, and reconnects (after a router restart) until `signal`
+ * aborts. A message left without a verdict when the link drops stays queued at the router.
+ */
+export async function runLinkClient(options: LinkClientOptions): Promise<void> {
+  const { log, signal } = options;
+  while (!signal.aborted) {
+    try {
+      await connectOnce(options);
+    } catch (error) {
+      log.debug(`router link: ${formatError(error)}`);
+    }
+    if (!signal.aborted) await options.clock.sleep(RECONNECT_MS, signal);
+  }
+}
+
+async function connectOnce(options: LinkClientOptions): Promise<void> {
+  const { signal, log } = options;
+  let done!: () => void;
+  const ended = new Promise<void>((resolve) => (done = resolve));
+  let chain = Promise.resolve();
+  let closed = false;
+  const decoder = new FrameDecoder(RouterToBridge, (reason) => {
+    log.warn(`router link: the router sent ${reason}`);
+    socket.end();
+  });
+  const socket = await Bun.connect({
+    unix: options.socketPath,
+    socket: {
+      data: (_socket, chunk) => {
+        for (const frame of decoder.push(chunk)) {
+          if (frame.type === 'message') chain = chain.then(() => handle(frame));
+        }
+      },
+      close: () => {
+        closed = true;
+        done();
+      },
+      error: () => {
+        closed = true;
+        done();
+      },
+    },
+  });
+  const send = (frame: Parameters<typeof encodeFrame>[0]) => {
+    if (!closed) socket.write(encodeFrame(frame));
+  };
+  send({ type: 'hello', session: options.session, secret: options.secret, pid: process.pid });
+  const ping = setInterval(() => send({ type: 'ping' }), PING_MS);
+  const onAbort = () => socket.end();
+  signal.addEventListener('abort', onAbort, { once: true });
+  await ended;
+  clearInterval(ping);
+  signal.removeEventListener('abort', onAbort);
+
+  async function handle(message: IncomingMessage): Promise<void> {
+    if (closed || signal.aborted) return;
+    const verdict = await options.onMessage(message).catch((error) => {
+      log.warn(`message ${message.id}: ${formatError(error)}`);
+      return undefined;
+    });
+    if (!verdict || closed) return;
+    send(verdict.type === 'taken' ? { type: 'taken', id: message.id } : { type: 'not-taken', id: message.id, reason: verdict.reason });
+  }
+}

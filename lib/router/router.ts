@@ -1,0 +1,278 @@
+import { join } from 'node:path';
+import type { ConsolaInstance } from 'consola';
+import { currentCondition } from '../core/store/condition.ts';
+import { hasState } from '../core/store/state.ts';
+import type { SessionManager } from '../core/sessions/manager.ts';
+import type { Clock } from '../core/util/clock.ts';
+import { CrsError, formatError } from '../core/util/errors.ts';
+import { Inbox, type InboxEntry } from './inbox.ts';
+import { type Link, LinkServer, readLinkSecret, routerSocketPath } from './links.ts';
+
+/** How often sessions with queued messages and no bridge are looked after. */
+const SWEEP_MS = 5000;
+const TYPING_EVERY_MS = 4000;
+/** How long a starting session may show "typing…" before its bridge connects. */
+const TYPING_MAX_MS = 120_000;
+/** A running session whose bridge has not connected for this long (with messages waiting) is restarted. */
+export const BRIDGE_CONNECT_GRACE_MS = 60_000;
+/** The first restart for liveness waits this long after the previous one; each next one twice as long. */
+const RESTART_BACKOFF_MS = 30_000;
+const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
+
+/** A chat message for a session, already authorised and mapped by a platform adapter. */
+export interface RoutedMessage extends Omit<InboxEntry, 'at'> {
+  /** The session (channel, thread or chat id) it goes to. */
+  session: string;
+}
+
+/** What the core needs from a platform. */
+export interface ChannelAdapter {
+  /** Posts a plain notice in a session's chat (a start that failed, a refusal). */
+  notify(session: string, text: string): Promise<void>;
+  /** Shows "typing…" in a session's chat while its session starts. */
+  typing?(session: string): Promise<void>;
+  /** Creates the session of a chat that has none yet (the platform knows its name, parent, type). */
+  spawn(session: string): Promise<{ tmux: string }>;
+}
+
+export interface RouterOptions {
+  manager: SessionManager;
+  adapter: ChannelAdapter;
+  clock: Clock;
+  log: ConsolaInstance;
+  signal: AbortSignal;
+}
+
+/** The core's view of one session's link. */
+interface LinkState {
+  link: Link;
+  inflight: string | null;
+  /** The bridge said Claude Code did not take a message: nothing more is sent on this link. */
+  stalled: boolean;
+}
+
+/**
+ * The platform-neutral router: every authorised chat message is queued in its session's durable
+ * inbox, the session is spawned or woken, and its bridge is handed the messages one at a time; an
+ * entry leaves only when the bridge says Claude Code took it. Liveness: a bridge that does not
+ * connect, goes silent or stops taking messages gets its session restarted (with backoff), and its
+ * messages stay queued.
+ */
+export class Router {
+  private readonly links = new Map<string, LinkState>();
+  private readonly starting = new Map<string, Promise<void>>();
+  /** The last start failure told per session, so a failing start is told once, not at every retry. */
+  private readonly startErrors = new Map<string, string>();
+  /** Bridge connections per session since the router started (ends a typing indicator). */
+  private readonly connects = new Map<string, number>();
+  /** Since when a running session has had messages waiting and no bridge (ms since the epoch). */
+  private readonly unlinkedSince = new Map<string, number>();
+  /** Liveness restarts per session: when the last was, and how many in a row. */
+  private readonly restarts = new Map<string, { at: number; count: number }>();
+  private readonly server: LinkServer;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly options: RouterOptions) {
+    const { manager } = options;
+    this.server = new LinkServer({
+      path: routerSocketPath(manager.paths.sessionsDir),
+      clock: options.clock,
+      log: options.log,
+      secretOf: (session) => (manager.platform.idPattern.test(session) ? readLinkSecret(manager.stateDir(session)) : undefined),
+      onLink: (link) => this.onLink(link),
+      onFrame: (link, frame) => this.onFrame(link, frame),
+      onClose: (link) => this.onClose(link),
+    });
+  }
+
+  inbox(session: string): Inbox {
+    return new Inbox(join(this.options.manager.stateDir(session), 'inbox'));
+  }
+
+  /** Listens for bridges and looks after waiting messages until `close()`. */
+  start(): void {
+    this.server.listen();
+    for (const session of Object.keys(this.options.manager.registry())) {
+      const adopted = this.inbox(session).adoptLegacy(this.options.clock.now());
+      if (adopted) this.options.log.info(`inbox of ${session}: ${adopted} message(s) taken over from the earlier queue format`);
+    }
+    this.sweep();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.server.close();
+  }
+
+  /** Whether a session's bridge is connected. */
+  isLinked(session: string): boolean {
+    return this.links.has(session);
+  }
+
+  /**
+   * Queues a message and gets it on its way. Returns false for a message queued before (a re-fetched
+   * update, a backfill overlap). Throws when it cannot be queued: the platform must not confirm it.
+   */
+  accept(message: RoutedMessage): boolean {
+    const { session, ...entry } = message;
+    let added: boolean;
+    try {
+      added = this.inbox(session).add({ ...entry, at: this.options.clock.now() });
+    } catch (error) {
+      throw new CrsError(`Could not queue message ${entry.id} for session ${session}: ${formatError(error)}.`, { cause: error });
+    }
+    if (!added) return false;
+    if (this.links.has(session)) this.pump(session);
+    else void this.ensureSession(session);
+    return true;
+  }
+
+  /**
+   * Starts the session of a chat if it is not running: a new chat through the adapter, a known one by
+   * waking it. Concurrent calls share one start.
+   */
+  ensureSession(session: string): Promise<void> {
+    const running = this.starting.get(session);
+    if (running) return running;
+    const work = this.startSession(session).finally(() => this.starting.delete(session));
+    this.starting.set(session, work);
+    return work;
+  }
+
+  private async startSession(session: string): Promise<void> {
+    const { manager, log, adapter } = this.options;
+    const stop = new AbortController();
+    try {
+      const entry = manager.registry()[session];
+      const info = (await manager.liveSessions()).get(manager.tmuxName(session));
+      if (entry && info && !info.dead) return; // running: its bridge connects when Claude Code is ready
+      void this.keepTyping(session, stop.signal);
+      if (!entry) {
+        const result = await adapter.spawn(session);
+        log.info(`NEW  ${session} → ${result.tmux}`);
+      } else {
+        const result = await manager.wake(session);
+        log.info(`WOKE  ${result.tmux} for waiting messages`);
+      }
+      this.startErrors.delete(session);
+    } catch (error) {
+      stop.abort();
+      const text = formatError(error);
+      if (this.startErrors.get(session) === text) return;
+      this.startErrors.set(session, text);
+      log.error(`starting the session of ${session} failed: ${text}`);
+      await adapter.notify(session, `⚠️ Could not start this chat's session: ${text}`).catch(() => {});
+    }
+  }
+
+  /** Restarts a running session whose bridge is gone or not taking messages; backs off between tries. */
+  private async restartForLiveness(session: string, why: string): Promise<void> {
+    const now = this.options.clock.now();
+    const last = this.restarts.get(session);
+    const wait = last ? Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MS * 2 ** (last.count - 1)) : 0;
+    if (last && now - last.at < wait) return;
+    this.restarts.set(session, { at: now, count: (last?.count ?? 0) + 1 });
+    this.unlinkedSince.delete(session);
+    const { manager, log } = this.options;
+    log.warn(`RESTART  ${manager.tmuxName(session)}: ${why}; its ${this.inbox(session).size} message(s) stay queued`);
+    try {
+      await manager.restart(session);
+    } catch (error) {
+      log.error(`restarting ${manager.tmuxName(session)} failed: ${formatError(error)}`);
+    }
+  }
+
+  private onLink(link: Link): void {
+    const { log, manager } = this.options;
+    this.links.get(link.session)?.link.close();
+    this.links.set(link.session, { link, inflight: null, stalled: false });
+    this.connects.set(link.session, (this.connects.get(link.session) ?? 0) + 1);
+    this.unlinkedSince.delete(link.session);
+    log.info(`bridge of ${manager.tmuxName(link.session)} connected (pid ${link.pid})`);
+    this.pump(link.session);
+  }
+
+  private onFrame(link: Link, frame: { type: 'taken' | 'not-taken'; id: string; reason?: string }): void {
+    const state = this.links.get(link.session);
+    if (!state || state.link !== link || state.inflight !== frame.id) return;
+    state.inflight = null;
+    if (frame.type === 'taken') {
+      this.inbox(link.session).remove(frame.id);
+      this.restarts.delete(link.session);
+      this.pump(link.session);
+      return;
+    }
+    state.stalled = true;
+    if (frame.reason === 'deaf') void this.restartForLiveness(link.session, `Claude Code did not take message ${frame.id}`);
+  }
+
+  /** A bridge went away: what it had not confirmed stays queued, and the session is woken if it stopped. */
+  private onClose(link: Link): void {
+    const state = this.links.get(link.session);
+    if (state?.link !== link) return;
+    this.links.delete(link.session);
+    if (this.inbox(link.session).size) void this.ensureSession(link.session);
+  }
+
+  /** Hands the oldest queued message of a session to its bridge, if connected and idle. */
+  private pump(session: string): void {
+    const state = this.links.get(session);
+    if (!state || state.inflight || state.stalled) return;
+    // A stopping session would take the message and lose it with its process.
+    if (hasState(this.options.manager.stateDir(session), 'stopping')) return;
+    const next = this.inbox(session).first();
+    if (!next) return;
+    state.inflight = next.id;
+    state.link.send({ type: 'message', id: next.id, content: next.content, meta: next.meta });
+  }
+
+  /**
+   * Every few seconds: sessions with waiting messages and no bridge are started; one that runs but
+   * whose bridge has not connected for a minute is restarted, unless a dialog waits for the owner.
+   */
+  private sweep(): void {
+    const { manager, log, clock } = this.options;
+    let ids: string[];
+    try {
+      ids = Object.keys(manager.registry());
+    } catch (error) {
+      return log.warn(`sweep: ${formatError(error)}`);
+    }
+    const now = clock.now();
+    void manager
+      .liveSessions()
+      .then((live) => {
+        for (const session of ids) {
+          if (this.links.has(session) || this.starting.has(session) || !this.inbox(session).size) {
+            this.unlinkedSince.delete(session);
+            continue;
+          }
+          const info = live.get(manager.tmuxName(session));
+          if (!info || info.dead) {
+            void this.ensureSession(session);
+            continue;
+          }
+          const since = this.unlinkedSince.get(session) ?? now;
+          this.unlinkedSince.set(session, since);
+          if (now - since < BRIDGE_CONNECT_GRACE_MS) continue;
+          if (currentCondition(manager.stateDir(session))?.state === 'WAITING') continue; // the owner must answer first
+          void this.restartForLiveness(session, `its bridge has not connected for ${Math.round((now - since) / 1000)} s`);
+        }
+      })
+      .catch((error) => log.warn(`sweep: ${formatError(error)}`));
+  }
+
+  /** Shows "typing…" every 4 s until the session's bridge connects, the start fails, or two minutes pass. */
+  private async keepTyping(session: string, stop: AbortSignal): Promise<void> {
+    const typing = this.options.adapter.typing;
+    if (!typing) return;
+    const until = this.options.clock.now() + TYPING_MAX_MS;
+    const signal = AbortSignal.any([this.options.signal, stop]);
+    const connects = this.connects.get(session) ?? 0;
+    while ((this.connects.get(session) ?? 0) === connects && this.options.clock.now() < until && !signal.aborted) {
+      await typing.call(this.options.adapter, session).catch(() => {});
+      await this.options.clock.sleep(TYPING_EVERY_MS, signal);
+    }
+  }
+}
