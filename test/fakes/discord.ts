@@ -55,6 +55,10 @@ export interface FakeMessage {
   embeds?: unknown[];
   /** Only on messages the bot edited. */
   edited_timestamp?: string;
+  /** Files a user attached, as Discord lists them (see `attachFile`). */
+  attachments?: APIAttachment[];
+  /** Emoji the bot reacted with (`PUT …/reactions/{emoji}/@me`), in order. */
+  reactions?: string[];
 }
 
 export interface FakeRequest {
@@ -250,6 +254,8 @@ export class FakeDiscord {
   /** Session id → last sequence number, for RESUME. */
   private readonly sessions = new Map<string, number>();
   private connectionCount = 0;
+  /** Attachment id → the bytes its URL serves. */
+  private readonly attachmentBytes = new Map<string, { bytes: Uint8Array; contentType: string }>();
 
   constructor(options: FakeDiscordOptions = {}) {
     this.token = options.token ?? 'fake-bot-token-0123456789abcdef';
@@ -318,6 +324,23 @@ export class FakeDiscord {
   /** The next `times` requests whose "METHOD /path" matches get `status`. */
   fail(pattern: RegExp, status: number, times = Number.POSITIVE_INFINITY, retryAfter?: number): void {
     this.failures.push({ pattern, status, remaining: times, retryAfter });
+  }
+
+  /**
+   * Attaches a file to a stored message, as a user's upload: it is listed in the message's `attachments`
+   * and its bytes are served at its `url` on this fake (no token needed, like Discord's CDN).
+   */
+  attachFile(channelId: string, messageId: string, file: { name: string; bytes: Uint8Array | string; contentType?: string; size?: number }): APIAttachment {
+    const message = this.messages.get(channelId)?.find((m) => m.id === messageId);
+    if (!message) throw new Error(`FakeDiscord has no message ${messageId} in channel ${channelId}.`);
+    const bytes = typeof file.bytes === 'string' ? new TextEncoder().encode(file.bytes) : file.bytes;
+    const id = snowflake();
+    const contentType = file.contentType ?? 'application/octet-stream';
+    const url = `http://${this.host}/attachments/${channelId}/${id}/${encodeURIComponent(file.name)}`;
+    const attachment: APIAttachment = { id, filename: file.name, size: file.size ?? bytes.byteLength, url, proxy_url: url, content_type: contentType };
+    this.attachmentBytes.set(id, { bytes, contentType });
+    message.attachments = [...(message.attachments ?? []), attachment];
+    return attachment;
   }
 
   clearFailures(): void {
@@ -491,6 +514,12 @@ export class FakeDiscord {
       }
       return Response.json({ message: `Fake failure ${failure.status}`, code: 0 }, { status: failure.status });
     }
+    // Attachment downloads, like Discord's CDN, need no token.
+    const attachment = /^\/attachments\/\d+\/(\d+)\/[^/]+$/.exec(url.pathname);
+    if (attachment && request.method === 'GET') {
+      const stored = this.attachmentBytes.get(attachment[1]!);
+      return stored ? new Response(stored.bytes, { headers: { 'content-type': stored.contentType } }) : new Response('Not Found', { status: 404 });
+    }
     // Interaction callbacks and interaction webhooks are authorised by their token, not the bot token.
     const interactionReply = this.routeInteraction(request.method, path, url, body, files);
     if (interactionReply) return interactionReply;
@@ -561,10 +590,28 @@ export class FakeDiscord {
         return Response.json(api);
       }
     }
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'GET') {
+      const channelId = m[1]!;
+      if (!this.channels.has(channelId)) return notFound();
+      const message = this.messages.get(channelId)?.find((msg) => msg.id === m![2]);
+      if (!message) return notFound('Unknown Message', 10008);
+      const author: APIUser = { id: message.author.id, username: message.author.username, discriminator: '0', global_name: null, avatar: null, ...(message.author.id === this.botUser.id ? { bot: true } : {}) };
+      return Response.json(this.apiMessage(channelId, message, author));
+    }
+    if ((m = /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/.exec(path)) && method === 'PUT') {
+      const message = this.messages.get(m[1]!)?.find((msg) => msg.id === m![2]);
+      if (!message) return notFound('Unknown Message', 10008);
+      const emoji = m[3]!;
+      // Discord takes a unicode emoji or a custom one as name:id; anything else is "Unknown Emoji".
+      if (!/^[^\x00-\x7f]+$/u.test(emoji) && !/^\w+:\d+$/.test(emoji)) return Response.json({ message: 'Unknown Emoji', code: 10014 }, { status: 400 });
+      message.reactions = [...(message.reactions ?? []), emoji];
+      return new Response(null, { status: 204 });
+    }
     if ((m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path)) && method === 'PATCH') {
       const channelId = m[1]!;
       const message = this.messages.get(channelId)?.find((msg) => msg.id === m![2]);
       if (!message) return notFound('Unknown Message', 10008);
+      if (message.author.id !== this.botUser.id) return Response.json({ message: 'Cannot edit a message authored by another user', code: 50005 }, { status: 403 });
       if (typeof body?.content === 'string') message.content = body.content;
       Object.assign(message, messageExtras(body, files), { edited_timestamp: new Date().toISOString() });
       const api = this.apiMessage(channelId, message, this.botUser);
@@ -842,7 +889,7 @@ export class FakeDiscord {
       mention_everyone: false,
       mentions: [],
       mention_roles: [],
-      attachments: (message.files ?? []).map(apiAttachment),
+      attachments: [...(message.attachments ?? []), ...(message.files ?? []).map(apiAttachment)],
       embeds: (message.embeds ?? []) as APIMessage['embeds'],
       pinned: false,
       flags: 0 as MessageFlags,

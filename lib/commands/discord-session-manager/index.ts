@@ -1,6 +1,7 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { discordApi } from '../_context.ts';
+import { discordApiUrl } from '../../platforms/discord/api.ts';
 import { sessionVerbs } from '../sessions/index.ts';
 
 /** discord-session-manager: every verb, each loaded only when it runs. */
@@ -16,6 +17,19 @@ export function createDiscordSessionManagerCommand(ctx: CommandContext) {
       'create-channel': () => import('./create-channel.ts').then((m) => m.default(ctx)),
       'cleanup-stale': () => import('./cleanup-stale.ts').then((m) => m.default(ctx)),
       'set-status': () => import('./set-status.ts').then((m) => m.default(ctx)),
+      bridge: () =>
+        Promise.all([import('../sessions/bridge.ts'), import('../../platforms/discord/tools.ts')]).then(([m, t]) =>
+          m.default(ctx, (id) =>
+            t.createDiscordTools({
+              channelId: id,
+              stateDir: ctx.manager.stateDir(id),
+              token: ctx.manager.botToken(),
+              apiUrl: discordApiUrl(ctx.env),
+              configDirs: ctx.manager.claudeConfigDirs({}).all,
+              home: ctx.paths.home,
+            }),
+          ),
+        ),
       doctor: () =>
         import('../sessions/doctor.ts').then((m) =>
           m.default(ctx, (c) => [

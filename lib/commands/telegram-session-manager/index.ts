@@ -24,7 +24,16 @@ export function createTelegramSessionManagerCommand(ctx: CommandContext) {
       serve: () => import('./serve.ts').then((m) => m.default(ctx)),
       bridge: () =>
         Promise.all([import('../sessions/bridge.ts'), import('../../platforms/telegram/tools.ts')]).then(([m, t]) =>
-          m.default(ctx, (id) => t.createTelegramTools({ chatId: id, stateDir: ctx.manager.stateDir(id), token: ctx.manager.botToken(), apiRoot: telegramApiUrl(ctx) })),
+          m.default(ctx, (id) =>
+            t.createTelegramTools({
+              chatId: id,
+              stateDir: ctx.manager.stateDir(id),
+              token: ctx.manager.botToken(),
+              apiRoot: telegramApiUrl(ctx),
+              configDirs: ctx.manager.claudeConfigDirs({}).all,
+              home: ctx.paths.home,
+            }),
+          ),
         ),
       watchdog: () => import('./watchdog.ts').then((m) => m.default(ctx)),
     },

@@ -18,11 +18,34 @@ export interface DiscordChannel {
   thread_metadata?: { archived?: boolean; locked?: boolean };
 }
 
+export interface DiscordAttachment {
+  id: string;
+  filename: string;
+  size: number;
+  url: string;
+  content_type?: string;
+}
+
 export interface DiscordMessage {
   id: string;
   content: string;
   timestamp: string;
-  author: { id: string; username: string; global_name?: string | null };
+  author: { id: string; username: string; global_name?: string | null; bot?: boolean };
+  attachments?: DiscordAttachment[];
+}
+
+/** A file to attach to a message. */
+export interface DiscordUpload {
+  name: string;
+  data: Uint8Array;
+}
+
+/** A message to post: text, optionally a reply to an earlier message and files. */
+export interface DiscordOutgoingMessage {
+  content: string;
+  /** Message id this one replies to; sent even if that message is gone. */
+  replyTo?: string;
+  files?: DiscordUpload[];
 }
 
 /** Text (0) and announcement (5) channels are sessions; categories, voice and forums are not. */
@@ -105,6 +128,41 @@ export class DiscordApi {
     return this.call('POST', `/channels/${channelId}/messages`, { content: content.slice(0, 2000), allowed_mentions: { parse: [] } });
   }
 
+  /**
+   * Posts a message with optional reply reference and files. Only users named in the text are pinged
+   * (never @everyone, @here or roles).
+   */
+  async postMessage(channelId: string, message: DiscordOutgoingMessage): Promise<DiscordMessage> {
+    const body = {
+      content: message.content,
+      allowed_mentions: { parse: ['users'] },
+      ...(message.replyTo ? { message_reference: { message_id: message.replyTo, fail_if_not_exists: false } } : {}),
+      ...(message.files?.length ? { attachments: message.files.map((f, id) => ({ id, filename: f.name })) } : {}),
+    };
+    return this.call('POST', `/channels/${channelId}/messages`, body, false, message.files);
+  }
+
+  async getMessage(channelId: string, messageId: string): Promise<DiscordMessage> {
+    return this.call('GET', `/channels/${channelId}/messages/${messageId}`);
+  }
+
+  /** Replaces the text of a message the bot sent. */
+  async editMessage(channelId: string, messageId: string, content: string): Promise<DiscordMessage> {
+    return this.call('PATCH', `/channels/${channelId}/messages/${messageId}`, { content, allowed_mentions: { parse: ['users'] } });
+  }
+
+  /** Adds the bot's reaction: a unicode emoji, or a custom one as `<:name:id>` or `name:id`. */
+  async addReaction(channelId: string, messageId: string, emoji: string): Promise<void> {
+    const custom = /^<a?:(\w+):(\d+)>$/.exec(emoji.trim());
+    const key = custom ? `${custom[1]}:${custom[2]}` : emoji.trim();
+    await this.call('PUT', `/channels/${channelId}/messages/${messageId}/reactions/${encodeURIComponent(key)}/@me`);
+  }
+
+  /** The bot's own user. */
+  async getCurrentUser(): Promise<{ id: string; username: string }> {
+    return this.call('GET', '/users/@me');
+  }
+
   async createChannel(guildId: string, name: string): Promise<DiscordChannel> {
     return this.call('POST', `/guilds/${guildId}/channels`, { name, type: 0 });
   }
@@ -113,13 +171,14 @@ export class DiscordApi {
     return this.call('PATCH', `/channels/${channelId}`, { topic });
   }
 
-  private async call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown, raw = false): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown, raw = false, files?: DiscordUpload[]): Promise<T> {
     const [route, query] = path.split('?') as [`/${string}`, string | undefined];
     const { rest, errors } = await this.rest();
     try {
-      const options = { body, query: query ? new URLSearchParams(query) : undefined };
+      const options = { body, query: query ? new URLSearchParams(query) : undefined, ...(files?.length ? { files } : {}) };
       if (method === 'GET') return (await rest.get(route, options)) as T;
       if (method === 'POST') return (await rest.post(route, options)) as T;
+      if (method === 'PUT') return (await rest.put(route, options)) as T;
       return (await rest.patch(route, options)) as T;
     } catch (error) {
       if (raw) throw error;
