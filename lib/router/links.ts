@@ -5,6 +5,7 @@ import type { Socket } from 'bun';
 import type { ConsolaInstance } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
 import type { Clock } from '../core/util/clock.ts';
+import { formatError } from '../core/util/errors.ts';
 import { BridgeToRouter, FrameDecoder, type RouterToBridge, encodeFrame } from './protocol.ts';
 
 /** A link that sends nothing (not even a ping) for this long is dead: its bridge hangs or is stopped. */
@@ -32,6 +33,8 @@ export interface LinkServerOptions {
   onLink(link: Link): void;
   onFrame(link: Link, frame: Exclude<BridgeToRouter, { type: 'hello' | 'ping' }>): void;
   onClose(link: Link): void;
+  /** Silence after which a link is ended (default LINK_SILENCE_MS). */
+  silenceMs?: number;
 }
 
 interface SocketData {
@@ -77,14 +80,21 @@ export class LinkServer {
           };
         },
         data: (socket, chunk) => {
-          for (const frame of socket.data.decoder.push(chunk)) this.onFrame(socket, frame);
+          for (const frame of socket.data.decoder.push(chunk)) {
+            // One frame that fails to be handled (a disk error) never takes the link down with it.
+            try {
+              this.onFrame(socket, frame);
+            } catch (error) {
+              log.error(`link: handling a ${frame.type} frame failed: ${formatError(error)}`);
+            }
+          }
         },
         close: (socket) => this.drop(socket),
         error: (socket) => this.drop(socket),
       },
     });
     chmodSync(path, 0o600);
-    this.silence = setInterval(() => this.closeSilent(), 1000);
+    this.silence = setInterval(() => this.closeSilent(), Math.min(1000, this.options.silenceMs ?? LINK_SILENCE_MS));
   }
 
   close(): void {
@@ -141,7 +151,7 @@ export class LinkServer {
   private closeSilent(): void {
     const now = this.options.clock.now();
     for (const link of [...this.live]) {
-      if (now - link.lastSeen > LINK_SILENCE_MS) {
+      if (now - link.lastSeen > (this.options.silenceMs ?? LINK_SILENCE_MS)) {
         this.options.log.warn(`link: the bridge of session ${link.session} (pid ${link.pid}) went silent; closing its link`);
         link.close();
       }

@@ -41,6 +41,8 @@ export interface RouterOptions {
   clock: Clock;
   log: ConsolaInstance;
   signal: AbortSignal;
+  /** Test seams: the liveness timings (defaults: BRIDGE_CONNECT_GRACE_MS, LINK_SILENCE_MS, 5 s sweeps). */
+  timings?: { connectGraceMs?: number; silenceMs?: number; sweepMs?: number };
 }
 
 /** The core's view of one session's link. */
@@ -82,6 +84,7 @@ export class Router {
       onLink: (link) => this.onLink(link),
       onFrame: (link, frame) => this.onFrame(link, frame),
       onClose: (link) => this.onClose(link),
+      silenceMs: options.timings?.silenceMs,
     });
   }
 
@@ -97,7 +100,7 @@ export class Router {
       if (adopted) this.options.log.info(`inbox of ${session}: ${adopted} message(s) taken over from the earlier queue format`);
     }
     this.sweep();
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper = setInterval(() => this.sweep(), this.options.timings?.sweepMs ?? SWEEP_MS);
   }
 
   close(): void {
@@ -198,7 +201,12 @@ export class Router {
     if (!state || state.link !== link || state.inflight !== frame.id) return;
     state.inflight = null;
     if (frame.type === 'taken') {
-      this.inbox(link.session).remove(frame.id);
+      try {
+        this.inbox(link.session).remove(frame.id);
+      } catch (error) {
+        // Left in the inbox, it is handed over again later and the bridge answers it as already taken.
+        this.options.log.warn(`inbox of ${link.session}: could not remove message ${frame.id}: ${formatError(error)}`);
+      }
       this.restarts.delete(link.session);
       this.pump(link.session);
       return;
@@ -255,7 +263,7 @@ export class Router {
           }
           const since = this.unlinkedSince.get(session) ?? now;
           this.unlinkedSince.set(session, since);
-          if (now - since < BRIDGE_CONNECT_GRACE_MS) continue;
+          if (now - since < (this.options.timings?.connectGraceMs ?? BRIDGE_CONNECT_GRACE_MS)) continue;
           if (currentCondition(manager.stateDir(session))?.state === 'WAITING') continue; // the owner must answer first
           void this.restartForLiveness(session, `its bridge has not connected for ${Math.round((now - since) / 1000)} s`);
         }

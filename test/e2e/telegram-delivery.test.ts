@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { listQueue } from '../../lib/core/store/queue.ts';
+import { Inbox } from '../../lib/router/inbox.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
@@ -62,7 +62,7 @@ describe('Telegram with the real Claude Code', () => {
     const counts = sent.map((id) => seen.get(`${OWNER}/${id}`)?.count ?? 0);
     expect(counts).toEqual(sent.map(() => 1));
     expect(seen.size).toBe(WAKES);
-    expect(listQueue(join(sb.sessionsDir, String(OWNER), 'inbox'))).toEqual([]);
+    expect(new Inbox(join(sb.sessionsDir, String(OWNER), 'inbox')).list()).toEqual([]);
     // One conversation throughout: the last turn still carries the first message.
     const last = api.turns.filter((r) => r.lastUserText.includes(`wake ${WAKES}:`)).at(-1)!;
     expect(last.userTexts.some((t) => t.includes('wake 1: please reply'))).toBe(true);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
@@ -155,4 +155,50 @@ describe('telegram router end to end (grammY → router → bridge → MCP notif
     }
     expect(fake.pending()).toEqual([]);
   }, 120_000);
+
+  test('an update that cannot be queued (a config typo, a full disk) is not confirmed, and is delivered once when it can', async () => {
+    const chat = -1010;
+    await waitFor(() => fake.polling, 20_000, 'the router polling');
+    const config = sb.read('telegram-sessions/config.env');
+    // A typo in config.env while the router runs: the sender cannot be checked.
+    sb.write('telegram-sessions/config.env', `${config}BROKEN LINE WITHOUT EQUALS\n`);
+    const typo = fake.userMessage(chat, { fromId: OWNER, text: 'during the typo', chatType: 'group', chatTitle: 'typo' });
+    await waitFor(() => log.some((l) => l.includes('not confirmed')), 10_000, 'the refusal to confirm');
+    const typoUpdate = fake.updates.find((u) => u.message?.chat.id === chat && u.message.message_id === typo.message_id)!;
+    expect(fake.confirmedOffset).toBeLessThanOrEqual(typoUpdate.update_id);
+    sb.write('telegram-sessions/config.env', config);
+    await waitFor(() => received(chat).some((n) => n.content === 'during the typo'), 30_000, 'delivery after the fix');
+    // A full disk for this chat's inbox: the folder cannot take the file.
+    const inbox = join(sb.sessionsDir, String(chat), 'inbox');
+    rmSync(inbox, { recursive: true, force: true });
+    writeFileSync(inbox, 'a file where the folder should be');
+    const full = fake.userMessage(chat, { fromId: OWNER, text: 'while the disk is full', chatType: 'group', chatTitle: 'typo' });
+    const fullUpdate = await (async () => {
+      await waitFor(() => fake.updates.some((u) => u.message?.chat.id === chat && u.message.message_id === full.message_id), 5000, 'the update');
+      return fake.updates.find((u) => u.message?.chat.id === chat && u.message.message_id === full.message_id)!;
+    })();
+    await waitFor(() => log.filter((l) => l.includes('not confirmed')).length >= 2, 10_000, 'the second refusal to confirm');
+    expect(fake.confirmedOffset).toBeLessThanOrEqual(fullUpdate.update_id);
+    rmSync(inbox);
+    await waitFor(() => received(chat).some((n) => n.content === 'while the disk is full'), 30_000, 'delivery once there is room');
+    await Bun.sleep(300);
+    expect(received(chat).map((n) => n.content)).toEqual(['during the typo', 'while the disk is full']);
+  }, 90_000);
+
+  test('SIGKILL of the router in the middle of a batch: every message is delivered, none twice', async () => {
+    const chat = -1020;
+    await waitFor(() => fake.polling, 20_000, 'the router polling');
+    const texts = Array.from({ length: 60 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    for (const text of texts) fake.userMessage(chat, { fromId: OWNER, text, chatType: 'group', chatTitle: 'kill' });
+    // Kill it while it is taking the batch in: some updates queued, none of them confirmed yet.
+    await waitFor(() => existsSync(join(sb.sessionsDir, String(chat), 'inbox')) && readdirSync(join(sb.sessionsDir, String(chat), 'inbox')).some((f) => f.endsWith('.json')), 20_000, 'the first queued message');
+    serve!.kill('SIGKILL');
+    await serve!.exited;
+    serve = undefined;
+    startServe();
+    await waitFor(() => received(chat).length >= texts.length, 60_000, 'all deliveries');
+    await Bun.sleep(500);
+    expect(received(chat).map((n) => n.content)).toEqual(texts);
+    expect(fake.pending()).toEqual([]);
+  }, 90_000);
 });

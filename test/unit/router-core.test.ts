@@ -1,0 +1,253 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'bun';
+import { createConsola } from 'consola';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
+import { linkSecret } from '../../lib/core/store/state.ts';
+import { systemClock } from '../../lib/core/util/clock.ts';
+import { Inbox, compareIds } from '../../lib/router/inbox.ts';
+import { routerSocketPath } from '../../lib/router/links.ts';
+import { BridgeToRouter, FrameDecoder, RouterToBridge, encodeFrame } from '../../lib/router/protocol.ts';
+import { Router } from '../../lib/router/router.ts';
+import { Sandbox, waitFor } from '../helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'crs-router-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const message = (id: string, text = `m${id}`) => ({ id, content: text, meta: { chat_id: '42', message_id: id }, at: 1 });
+
+describe('Inbox', () => {
+  test('keeps messages in id order in a private folder, one 0600 file each, and refuses an id it queued before', () => {
+    const inbox = new Inbox(join(dir, 'a', 'inbox'));
+    expect(inbox.add(message('10'))).toBe(true);
+    expect(inbox.add(message('9'))).toBe(true);
+    expect(inbox.add(message('100'))).toBe(true);
+    expect(inbox.add(message('10', 'again'))).toBe(false);
+    expect(inbox.list().map((e) => e.id)).toEqual(['9', '10', '100']);
+    expect(statSync(inbox.dir).mode & 0o777).toBe(0o700);
+    for (const name of readdirSync(inbox.dir)) expect(statSync(join(inbox.dir, name)).mode & 0o777).toBe(0o600);
+    inbox.remove('9');
+    expect(inbox.first()?.id).toBe('10');
+    // Gone from the folder, but still refused: a re-fetched update or a backfill does not queue it again.
+    expect(inbox.add(message('9'))).toBe(false);
+    expect(new Inbox(inbox.dir).add(message('9'))).toBe(false);
+    expect(inbox.lastId()).toBe('100');
+    expect(inbox.size).toBe(2);
+  });
+
+  test('a message that cannot be written is not queued and the error says so', () => {
+    const base = join(dir, 'b');
+    mkdirSync(base, { recursive: true });
+    // A file where the folder should be: every write fails, as on a full disk.
+    writeFileSync(join(base, 'inbox'), 'not a folder');
+    const inbox = new Inbox(join(base, 'inbox'));
+    expect(() => inbox.add(message('5'))).toThrow();
+    rmSync(join(base, 'inbox'));
+    expect(inbox.add(message('5'))).toBe(true);
+  });
+
+  test.each(['', 'abc', '-5', '1'.repeat(21), '../1'])('%j is not a message id', (id) => {
+    expect(() => new Inbox(join(dir, 'c')).add(message(id))).toThrow(/not a platform message id/);
+  });
+
+  test('compareIds orders ids numerically whatever their length', () => {
+    expect(['100', '9', '1000000000000000001', '20'].sort(compareIds)).toEqual(['9', '20', '100', '1000000000000000001']);
+  });
+
+  test('entries of the earlier queue format are taken over by their message_id', () => {
+    const inbox = new Inbox(join(dir, 'd'));
+    mkdirSync(inbox.dir, { recursive: true });
+    writeFileSync(join(inbox.dir, '001700000000000-0001234-000001.json'), JSON.stringify({ content: 'old', meta: { chat_id: '42', message_id: '77' } }));
+    writeFileSync(join(inbox.dir, '001700000000001-0001234-000002.json'), 'garbage');
+    expect(inbox.adoptLegacy(5)).toBe(1);
+    expect(inbox.list()).toEqual([{ id: '77', content: 'old', meta: { chat_id: '42', message_id: '77' }, at: 5 }]);
+    expect(readdirSync(inbox.dir).filter((n) => n.includes('-'))).toEqual([]);
+  });
+});
+
+describe('link frames', () => {
+  test('valid frames pass; a line that is not JSON, an unknown frame, a wrong version or a bad meta key is reported', () => {
+    const bad: string[] = [];
+    const decoder = new FrameDecoder(RouterToBridge, (reason) => bad.push(reason));
+    const frames = decoder.push(`${encodeFrame({ type: 'message', id: '5', content: 'hi', meta: { chat_id: '1' } })}not json\n{"v":2,"type":"welcome"}\n`);
+    expect(frames).toEqual([{ v: 1, type: 'message', id: '5', content: 'hi', meta: { chat_id: '1' } }]);
+    decoder.push(`${JSON.stringify({ v: 1, type: 'message', id: '5', content: 'x', meta: { 'bad-key': 'v' } })}\n{"v":1,"type":"nope"}\n`);
+    expect(bad).toHaveLength(4);
+  });
+
+  test('a frame split across chunks is put back together; an endless line is refused', () => {
+    const bad: string[] = [];
+    const decoder = new FrameDecoder(BridgeToRouter, (reason) => bad.push(reason));
+    const line = encodeFrame({ type: 'taken', id: '12' });
+    expect(decoder.push(line.slice(0, 7))).toEqual([]);
+    expect(decoder.push(line.slice(7))).toEqual([{ v: 1, type: 'taken', id: '12' }]);
+    decoder.push('x'.repeat((1 << 20) + 1));
+    expect(bad).toEqual(['a line over 1 MiB']);
+  });
+});
+
+/** A bridge stand-in on the real socket: says hello, records frames, answers messages as told. */
+async function connectBridge(path: string, session: string, secret: string, answer: (id: string) => 'taken' | 'deaf' | 'none' = () => 'taken') {
+  const frames: RouterToBridge[] = [];
+  const decoder = new FrameDecoder(RouterToBridge, () => {});
+  let closed = false;
+  const socket: Socket<undefined> = await Bun.connect({
+    unix: path,
+    socket: {
+      data: (sock, chunk) => {
+        for (const frame of decoder.push(chunk)) {
+          frames.push(frame);
+          if (frame.type !== 'message') continue;
+          const verdict = answer(frame.id);
+          if (verdict === 'taken') sock.write(encodeFrame({ type: 'taken', id: frame.id }));
+          if (verdict === 'deaf') sock.write(encodeFrame({ type: 'not-taken', id: frame.id, reason: 'deaf' }));
+        }
+      },
+      close: () => void (closed = true),
+    },
+  });
+  socket.write(encodeFrame({ type: 'hello', session, secret, pid: process.pid }));
+  return { frames, socket, isClosed: () => closed, messages: () => frames.filter((f) => f.type === 'message').map((f) => (f as { id: string }).id) };
+}
+
+describe('Router (core) with a private tmux and the stand-in claude', () => {
+  const CHAT = '4242';
+  let sb: Sandbox;
+  let router: Router;
+  let abort: AbortController;
+  const log: string[] = [];
+  const notices: Array<[string, string]> = [];
+  const spawned: string[] = [];
+
+  beforeAll(() => {
+    sb = new Sandbox({ platform: TELEGRAM, config: 'TELEGRAM_ALLOWED_USER_ID="123456789"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"\nTELEGRAM_IDLE_TIMEOUT=0' });
+  });
+  afterAll(() => sb.cleanup());
+
+  function startRouter(timings: { connectGraceMs?: number; silenceMs?: number; sweepMs?: number } = {}) {
+    const { ctx } = sb.context();
+    abort = new AbortController();
+    router = new Router({
+      manager: ctx.manager,
+      clock: systemClock,
+      log: createConsola({ level: 4, reporters: [{ log: (e) => log.push(e.args.map(String).join(' ')) }] }),
+      signal: abort.signal,
+      timings,
+      adapter: {
+        notify: async (session, text) => void notices.push([session, text]),
+        spawn: async (session) => {
+          spawned.push(session);
+          return ctx.manager.spawn(session, { type: 'chat' });
+        },
+      },
+    });
+    router.start();
+    return ctx.manager;
+  }
+
+  afterEach(() => {
+    router?.close();
+    abort?.abort();
+  });
+
+  test('a message for a new chat spawns its session; the bridge with the right secret gets it and takes it out', async () => {
+    const manager = startRouter();
+    expect(router.accept({ session: CHAT, ...message('1') })).toBe(true);
+    expect(router.accept({ session: CHAT, ...message('1') })).toBe(false);
+    await waitFor(() => spawned.includes(CHAT), 5000, 'the spawn');
+    const secret = linkSecret(manager.stateDir(CHAT));
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, secret);
+    await waitFor(() => bridge.messages().includes('1'), 3000, 'the message at the bridge');
+    expect(bridge.frames[0]).toEqual({ v: 1, type: 'welcome' });
+    await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the inbox emptied');
+    router.accept({ session: CHAT, ...message('2') });
+    await waitFor(() => bridge.messages().includes('2'), 3000, 'a live message');
+    bridge.socket.end();
+  });
+
+  test('a bridge with a wrong secret gets no messages, is closed, and the refusal is logged', async () => {
+    const manager = startRouter();
+    router.accept({ session: CHAT, ...message('3') });
+    const impostor = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, 'f'.repeat(64));
+    await waitFor(() => impostor.isClosed(), 3000, 'the impostor closed');
+    expect(impostor.messages()).toEqual([]);
+    expect(log.some((l) => l.includes(`REFUSED a bridge claiming session ${CHAT}`))).toBe(true);
+    expect(router.isLinked(CHAT)).toBe(false);
+    expect(router.inbox(CHAT).first()?.id).toBe('3');
+    // The real one still gets it.
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)));
+    await waitFor(() => bridge.messages().includes('3'), 3000, 'the message');
+    bridge.socket.end();
+  });
+
+  test('one message at a time: the next goes only after the bridge says the first was taken', async () => {
+    const manager = startRouter();
+    let hold = true;
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)), () => (hold ? 'none' : 'taken'));
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('4') });
+    router.accept({ session: CHAT, ...message('5') });
+    await waitFor(() => bridge.messages().includes('4'), 3000, 'the first');
+    await Bun.sleep(200);
+    expect(bridge.messages()).toEqual(['4']);
+    hold = false;
+    bridge.socket.write(encodeFrame({ type: 'taken', id: '4' }));
+    await waitFor(() => bridge.messages().includes('5'), 3000, 'the second');
+    await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the inbox emptied');
+    bridge.socket.end();
+  });
+
+  test('a bridge that goes silent is cut off; a message it did not confirm stays queued', async () => {
+    const manager = startRouter({ silenceMs: 300 });
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)), () => 'none');
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('6') });
+    await waitFor(() => bridge.messages().includes('6'), 3000, 'the message');
+    await waitFor(() => !router.isLinked(CHAT), 3000, 'the silent link cut');
+    expect(log.some((l) => l.includes('went silent'))).toBe(true);
+    expect(router.inbox(CHAT).first()?.id).toBe('6');
+    router.inbox(CHAT).remove('6');
+  });
+
+  test('a session whose Claude Code does not take messages is restarted and its messages stay queued', async () => {
+    const manager = startRouter();
+    const before = (await manager.liveSessions()).get(`tg-${CHAT}`)?.panePid;
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)), () => 'deaf');
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('7') });
+    await waitFor(() => log.some((l) => l.includes('RESTART') && l.includes('did not take message 7')), 5000, 'the restart');
+    await waitFor(async () => {
+      const info = (await manager.liveSessions()).get(`tg-${CHAT}`);
+      return Boolean(info && !info.dead && info.panePid !== before);
+    }, 10_000, 'a new pane');
+    expect(router.inbox(CHAT).first()?.id).toBe('7');
+    bridge.socket.end();
+    router.inbox(CHAT).remove('7');
+  });
+
+  test('a running session whose bridge never connects is restarted after the grace', async () => {
+    const manager = startRouter({ connectGraceMs: 300, sweepMs: 100 });
+    const before = (await manager.liveSessions()).get(`tg-${CHAT}`)?.panePid;
+    router.accept({ session: CHAT, ...message('8') });
+    await waitFor(() => log.some((l) => l.includes('RESTART') && l.includes('has not connected')), 5000, 'the restart');
+    await waitFor(async () => {
+      const info = (await manager.liveSessions()).get(`tg-${CHAT}`);
+      return Boolean(info && !info.dead && info.panePid !== before);
+    }, 10_000, 'a new pane');
+    router.inbox(CHAT).remove('8');
+  });
+
+  test('nothing is handed to a session that is being stopped', async () => {
+    const manager = startRouter();
+    writeFileSync(join(manager.stateDir(CHAT), '.stopping'), '');
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)));
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('11') });
+    await Bun.sleep(200);
+    expect(bridge.messages()).toEqual([]);
+    rmSync(join(manager.stateDir(CHAT), '.stopping'));
+    bridge.socket.end();
+  });
+});
