@@ -1,4 +1,5 @@
 import type { ConsolaInstance } from 'consola';
+import { createAuthorizer } from '../core/control/authorize.ts';
 import { formatBackoff, formatSpawn } from '../core/sessions/format.ts';
 import type { DiscordApi } from '../platforms/discord/api.ts';
 import { cleanupStale, discoverChannels, discoverThreads, setStatus } from '../platforms/discord/sessions.ts';
@@ -66,14 +67,18 @@ export function paneDuty({ manager, log, now }: DutyDeps, notify: ConditionNotif
   };
 }
 
-/** Discovers new channels and threads, then refreshes the status topic when one is configured. */
+/**
+ * Discovers new channels and threads (only threads an owner created; another's is logged once), then
+ * refreshes the status topic when one is configured.
+ */
 export function discoverDuty({ manager, log, now }: DutyDeps, api: () => DiscordApi): Duty {
   const newFailures = createRepeatFilter();
+  const authorize = createAuthorizer(manager, log, { once: true });
   return {
     name: 'discover',
     everyMs: () => manager.config().discoverIntervalS * 1000,
     async run() {
-      const deps = { manager, api: api() };
+      const deps = { manager, api: api(), authorize };
       const failures: Array<{ key: string; error: string; name: string }> = [];
       for (const report of [await discoverChannels(deps), await discoverThreads(deps)]) {
         for (const line of report.lines) {

@@ -1,8 +1,9 @@
 /**
  * Dialogs and deafness against the REAL Claude Code (pinned, offline: a loopback Messages API and a
  * prepared config dir, see real-claude.ts): a session at the workspace trust dialog is WAITING and
- * its owner is told; a chat message is never typed into the dialog but waits and reaches the model
- * once the owner answers; a profile that switches channels off makes a Telegram session DEAF.
+ * its owner is told; a chat message is never typed into the dialog but waits in the session's inbox
+ * (its bridge starts only after the dialog) and reaches the model once the owner answers; a profile
+ * that switches channels off makes a Telegram session DEAF.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { ApplicationCommandOptionType as Opt, type APIApplicationCommandInteract
 import { systemClock } from '../../lib/core/util/clock.ts';
 import { runSlashDaemon } from '../../lib/platforms/discord/slash/daemon.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { listQueue } from '../../lib/core/store/queue.ts';
+import { Inbox } from '../../lib/router/inbox.ts';
 import { FakeAnthropic } from '../fakes/anthropic.ts';
 import { FakeDiscord } from '../fakes/discord.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
@@ -83,7 +84,7 @@ describe('real Claude Code: a Discord session at the workspace trust dialog', ()
     await waitFor(() => botPosts().length === 1, 5000, 'the notice in the channel');
     expect(botPosts()[0]).toBe(`⏸ WAITING — session general: ${row!.condition.cause}.\nFix: ${row!.condition.fix}.`);
 
-    // (b) The owner writes in the channel: the message is queued, NOT typed into the dialog.
+    // (b) The owner writes in the channel: the message is queued in the inbox, NOT typed into the dialog.
     const { ctx, err: daemonLog } = sb.context();
     const stop = new AbortController();
     const daemon = runSlashDaemon({ manager: ctx.manager, clock: systemClock, log: ctx.io.log, signal: stop.signal, runCommand: async () => ({ code: 0, output: '' }) });
@@ -92,16 +93,16 @@ describe('real Claude Code: a Discord session at the workspace trust dialog', ()
       await daemon;
     });
     await waitFor(() => daemonLog.some((l) => l.includes('Slash daemon connected')), 10_000, 'the slash daemon');
-    discord.messageEvent(general.id, { authorId: OWNER_ID, username: 'owner', content: 'note from the phone: deploy at noon' });
-    const queue = join(sb.sessionsDir, general.id, 'wake-queue');
-    await waitFor(() => daemonLog.some((l) => l.includes(`HELD  1 message(s) for dc-${general.id}`)), 10_000, 'the message held');
-    expect(listQueue(queue)).toHaveLength(1);
+    const note = discord.messageEvent(general.id, { authorId: OWNER_ID, username: 'owner', content: 'note from the phone: deploy at noon' });
+    const inbox = new Inbox(join(sb.sessionsDir, general.id, 'inbox'));
+    await waitFor(() => inbox.size === 1, 10_000, 'the message queued');
+    await Bun.sleep(1000);
+    expect(inbox.list().map((e) => e.id)).toEqual([note.id]);
     expect(isTrusted(sb, workdir)).toBe(false);
     expect(anthropic.turns.filter((t) => t.userTexts.some((u) => u.includes('deploy at noon')))).toEqual([]);
-    await sb.waitForPane(`dc-${general.id}`, /Yes, I trust this folder/);
-    // Told once more, as the answer to that message: it waits, and why.
-    await waitFor(() => botPosts().length === 2, 5000, 'the hold notice');
-    expect(botPosts()[1]).toMatch(/^⏸ WAITING — session general: .*\nFix: .*\nA message waits and will be typed in once it is answered\.$/);
+    const screen = await sb.waitForPane(`dc-${general.id}`, /Yes, I trust this folder/);
+    expect(screen).not.toContain('deploy at noon');
+    expect(botPosts()).toHaveLength(1);
 
     // The owner answers with /session send 1: the folder is trusted, the message reaches the model once.
     const sub = [{ type: Opt.Subcommand, name: 'send', options: [{ type: Opt.String, name: 'input', value: '1' }] }] as APIApplicationCommandInteractionDataOption[];
@@ -112,16 +113,16 @@ describe('real Claude Code: a Discord session at the workspace trust dialog', ()
       throw new Error(`${(error as Error).message}; the pane shows:\n${screen}\nslash daemon log:\n${daemonLog.join('\n')}`);
     });
     expect(isTrusted(sb, workdir)).toBe(true);
-    await waitFor(() => listQueue(queue).length === 0, 5000, 'an empty queue');
+    await waitFor(() => inbox.size === 0, 10_000, 'an empty inbox');
     await Bun.sleep(1000);
     expect(anthropic.turns.filter((t) => t.lastUserText.includes('deploy at noon'))).toHaveLength(1);
-    expect(anthropic.turns[0]!.lastUserText).toContain(`[Discord message from owner (user ${OWNER_ID}) in chat_id ${general.id}`);
+    // A channel message through our bridge, with the official plugin's meta.
+    expect(anthropic.turns[0]!.lastUserText).toContain(`chat_id="${general.id}"`);
+    expect(anthropic.turns[0]!.lastUserText).toContain(`message_id="${note.id}"`);
 
-    // No longer WAITING. Offline, the official plugin is not installed: the pane says so, and that is DEAF.
-    await waitFor(async () => (await listJson(sb))[0]?.status !== 'WAITING', 10_000, 'the WAITING condition cleared');
-    await waitFor(async () => (await listJson(sb))[0]?.status === 'DEAF', 10_000, 'DEAF (plugin not installed)');
-    expect((await listJson(sb))[0]!.condition.cause).toContain('plugin:discord@claude-plugins-official is not installed');
-    expect(log.join('\n')).toContain(`WAITING  dc-${general.id}: Claude Code asks whether to trust the workdir`);
+    // No longer WAITING: the session is UP on our bridge.
+    await waitFor(async () => (await listJson(sb))[0]?.status === 'UP', 15_000, 'UP after the dialog');
+    await waitFor(() => log.join('\n').includes(`CLEARED  dc-${general.id}: no longer WAITING`), 5000, 'the watchdog clearing WAITING');
   }, 120_000);
 });
 

@@ -33,6 +33,10 @@ export interface FakeChannel {
   topic?: string | null;
   guild_id?: string;
   thread_metadata?: { archived: boolean; locked?: boolean };
+  /** The user who created a thread (default: the fake's owner). */
+  owner_id?: string;
+  /** A DM channel's other party. */
+  recipients?: Array<{ id: string; username: string }>;
 }
 
 /** A file that arrived in a multipart request. */
@@ -312,7 +316,7 @@ export class FakeDiscord {
   }
 
   addThread(parentId: string, name: string, options: Partial<FakeChannel> = {}): FakeChannel {
-    return this.addChannel(name, { type: 11, parent_id: parentId, thread_metadata: { archived: false }, ...options });
+    return this.addChannel(name, { type: 11, parent_id: parentId, thread_metadata: { archived: false }, owner_id: this.ownerId, ...options });
   }
 
   addMessage(channelId: string, username: string, content: string, timestamp = new Date().toISOString()): FakeMessage {
@@ -354,13 +358,15 @@ export class FakeDiscord {
    * users is blanked for clients without the MessageContent intent, as Discord does.
    */
   dispatch(t: string, d: object): void {
-    const intent = EVENT_INTENTS[t];
+    // A message without a guild is a DM: those come with the DirectMessages intent.
+    const dm = t.startsWith('MESSAGE_') && !('guild_id' in d);
+    const intent = dm ? GatewayIntentBits.DirectMessages : EVENT_INTENTS[t];
     for (const ws of this.sockets) {
       if (!ws.data.sessionId) continue;
       if (intent !== undefined && (ws.data.intents & intent) === 0) continue;
       let data = d;
       const fromBot = (d as { author?: { id?: string } }).author?.id === this.botUser.id;
-      if (t.startsWith('MESSAGE_') && 'content' in d && !fromBot && (ws.data.intents & GatewayIntentBits.MessageContent) === 0) {
+      if (t.startsWith('MESSAGE_') && !dm && 'content' in d && !fromBot && (ws.data.intents & GatewayIntentBits.MessageContent) === 0) {
         data = { ...d, content: '' };
       }
       this.send(ws, { op: GatewayOpcodes.Dispatch, t, s: this.nextSeq(ws), d: data });
@@ -405,7 +411,7 @@ export class FakeDiscord {
   /** Stores a message from a user and dispatches MESSAGE_CREATE for it. */
   messageEvent(
     channelId: string,
-    message: { authorId?: string; username?: string; globalName?: string | null; content: string },
+    message: { authorId?: string; username?: string; globalName?: string | null; content: string; files?: FakeFile[] },
   ): FakeMessage {
     const author: APIUser = {
       id: message.authorId ?? snowflake(),
@@ -414,14 +420,46 @@ export class FakeDiscord {
       global_name: message.globalName ?? null,
       avatar: null,
     };
-    const stored: FakeMessage = { id: snowflake(), content: message.content, timestamp: new Date().toISOString(), author: { id: author.id, username: author.username } };
+    const stored: FakeMessage = {
+      id: snowflake(),
+      content: message.content,
+      timestamp: new Date().toISOString(),
+      author: { id: author.id, username: author.username },
+      ...(message.files?.length ? { files: message.files } : {}),
+    };
     this.storeMessage(channelId, stored);
-    this.dispatch(GatewayDispatchEvents.MessageCreate, {
-      ...this.apiMessage(channelId, stored, author),
-      guild_id: this.guildId,
-      member: { roles: [], joined_at: stored.timestamp, deaf: false, mute: false, flags: 0 },
-    });
+    const channel = this.channels.get(channelId);
+    // A DM channel's message has neither guild nor member, but its channel type, as on Discord.
+    const guild =
+      channel && channel.guild_id === undefined
+        ? { channel_type: channel.type }
+        : { guild_id: this.guildId, member: { roles: [], joined_at: stored.timestamp, deaf: false, mute: false, flags: 0 } };
+    this.dispatch(GatewayDispatchEvents.MessageCreate, { ...this.apiMessage(channelId, stored, author), ...guild });
     return stored;
+  }
+
+  /** Dispatches MESSAGE_CREATE again for a stored message (an event that also shows in the history a catch-up reads). */
+  redispatchMessage(channelId: string, messageId: string): void {
+    const stored = this.messages.get(channelId)?.find((m) => m.id === messageId);
+    if (!stored) throw new Error(`FakeDiscord has no message ${messageId} in channel ${channelId}.`);
+    const author: APIUser = { id: stored.author.id, username: stored.author.username, discriminator: '0', global_name: null, avatar: null };
+    const member = { roles: [], joined_at: stored.timestamp, deaf: false, mute: false, flags: 0 };
+    this.dispatch(GatewayDispatchEvents.MessageCreate, { ...this.apiMessage(channelId, stored, author), guild_id: this.guildId, member });
+  }
+
+  /** The DM channel between the bot and a user (created on first use, type 1, no guild). */
+  dmChannel(user: { id: string; username: string }): FakeChannel {
+    const existing = [...this.channels.values()].find((c) => c.type === 1 && c.recipients?.[0]?.id === user.id);
+    if (existing) return existing;
+    const channel: FakeChannel = { id: snowflake(), type: 1, name: '', recipients: [{ id: user.id, username: user.username }] };
+    this.channels.set(channel.id, channel);
+    return channel;
+  }
+
+  /** A user's direct message to the bot: stored in their DM channel and dispatched as MESSAGE_CREATE without a guild. */
+  dmEvent(user: { id: string; username: string }, content: string): { channel: FakeChannel; message: FakeMessage } {
+    const channel = this.dmChannel(user);
+    return { channel, message: this.messageEvent(channel.id, { authorId: user.id, username: user.username, content }) };
   }
 
   /** Dispatches INTERACTION_CREATE for a chat-input command or its autocomplete; the handle collects replies. */
@@ -546,7 +584,7 @@ export class FakeDiscord {
     }
     if ((m = /^\/guilds\/(\d+)\/channels$/.exec(path))) {
       if (m[1] !== this.guildId) return notFound('Unknown Guild', 10004);
-      if (method === 'GET') return Response.json([...this.channels.values()].filter((c) => c.type < 10));
+      if (method === 'GET') return Response.json([...this.channels.values()].filter((c) => c.type < 10 && c.guild_id === this.guildId));
       if (method === 'POST') {
         const name = String(body?.name ?? '').toLowerCase().replace(/\s+/g, '-');
         const channel = this.addChannel(name, { type: Number(body?.type ?? 0) });
@@ -573,6 +611,14 @@ export class FakeDiscord {
       if (!this.channels.has(channelId)) return notFound();
       if (method === 'GET') {
         const limit = Number(url.searchParams.get('limit') ?? 50);
+        const after = url.searchParams.get('after');
+        const stored = this.messages.get(channelId) ?? [];
+        const author = (m: FakeMessage): APIUser => ({ id: m.author.id, username: m.author.username, discriminator: '0', global_name: null, avatar: null, ...(m.author.id === this.botUser.id ? { bot: true } : {}) });
+        if (after !== null) {
+          // Discord: the `limit` messages right after `after`, still newest first.
+          const newer = stored.filter((m) => BigInt(m.id) > BigInt(after)).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+          return Response.json(newer.slice(0, limit).reverse().map((m) => ({ ...m, ...this.apiMessage(channelId, m, author(m)) })));
+        }
         return Response.json([...(this.messages.get(channelId) ?? [])].reverse().slice(0, limit));
       }
       if (method === 'POST') {
@@ -845,7 +891,7 @@ export class FakeDiscord {
       unavailable: false,
       member_count: 2,
       members: [],
-      channels: all.filter((c) => c.type < 10).map((c) => this.gatewayChannel(c)),
+      channels: all.filter((c) => c.type < 10 && c.guild_id === this.guildId).map((c) => this.gatewayChannel(c)),
       threads: all.filter((c) => c.type >= 10 && !c.thread_metadata?.archived).map((c) => this.gatewayChannel(c)),
       presences: [],
       voice_states: [],
@@ -863,7 +909,7 @@ export class FakeDiscord {
     }
     return {
       ...common,
-      owner_id: this.ownerId,
+      owner_id: channel.owner_id ?? this.ownerId,
       message_count: 0,
       member_count: 1,
       total_message_sent: 0,

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionIdFor } from '../../lib/core/host/session-id.ts';
-import { FakeDiscord, type FakeChannel } from '../fakes/discord.ts';
+import { FakeDiscord, type FakeChannel, snowflake } from '../fakes/discord.ts';
 import { type ClaudeRun, OWNER_ID, type RunResult, Sandbox, flagValue, resumedId } from '../helpers.ts';
 
 const GUILD_LINE = 'DISCORD_GUILD_ID="1100000000000000001"';
@@ -29,6 +29,14 @@ async function tmuxNames(sb: Sandbox): Promise<string[]> {
 /** The ids of the NEW / EXISTS / STALE / OK lines of a report, in printed order. */
 function reported(out: string, kind: string): string[] {
   return [...out.matchAll(new RegExp(`^  ${kind}\\s.*?\\((\\d+)\\)`, 'gm'))].map((m) => m[1]!);
+}
+
+/** Stores a message in a channel of the fake; `owner` writes as the owner (OWNER_ID), anyone else under a fresh id. */
+function addMessage(fake: FakeDiscord, channelId: string, user: string, content: string, timestamp: string): void {
+  if (user !== 'owner') return void fake.addMessage(channelId, user, content, timestamp);
+  const list = fake.messages.get(channelId) ?? [];
+  list.push({ id: snowflake(), content, timestamp, author: { id: OWNER_ID, username: 'owner' } });
+  fake.messages.set(channelId, list);
 }
 
 function stateFile(sb: Sandbox, id: string, file: string): string {
@@ -119,16 +127,20 @@ describe('discover-threads and discover-all', () => {
     await fake.stop();
   });
 
-  test('discover-threads spawns active, unarchived threads with their parent and its context', async () => {
+  test("discover-threads spawns the owners' active, unarchived threads with their parent and its context", async () => {
     const general = fake.addChannel('general');
     const active = fake.addThread(general.id, 'bug-hunt');
     const archived = fake.addThread(general.id, 'old', { thread_metadata: { archived: true } });
-    fake.addMessage(general.id, 'alice', 'hello from the parent', '2026-03-20T14:05:33.000000+00:00');
+    const strangers = fake.addThread(general.id, 'free-for-all', { owner_id: '1999999999999999999' });
+    addMessage(fake, general.id, 'owner', 'hello from the parent', '2026-03-20T14:05:33.000000+00:00');
+    fake.addMessage(general.id, 'alice', 'and from someone else');
 
     const result = await sb.run('discover-threads');
-    expectOk(result);
+    expect(result.code).toBe(0);
     expect(reported(result.out, 'NEW')).toEqual([active.id]);
     expect(result.out).not.toContain(archived.id);
+    expect(result.out).not.toContain(strangers.id);
+    expect(result.err).toContain(`REFUSED thread creation from user 1999999999999999999 in thread ${strangers.id} (free-for-all) of channel ${general.id}`);
     expect(result.out).toContain('Discovered 1 active threads, spawned 1 new session(s)');
     // Only the thread: discover-threads does not spawn channels.
     expect(Object.keys(sb.registry())).toEqual([active.id]);
@@ -136,12 +148,13 @@ describe('discover-threads and discover-all', () => {
     const [run] = await sb.waitForRuns(1);
     expect(flagValue(run!.argv, '--name')).toBe('bug-hunt');
     expect(flagValue(run!.argv, '--append-system-prompt-file')).toBe(join(sb.sessionsDir, active.id, '.system-prompt'));
-    expect(stateFile(sb, active.id, '.system-prompt')).toContain('[2026-03-20T14:05:33] alice: hello from the parent');
-    const access = JSON.parse(stateFile(sb, active.id, 'access.json'));
-    expect(Object.keys(access.groups).sort()).toEqual([active.id, general.id].sort());
+    expect(stateFile(sb, active.id, '.system-prompt')).toContain('[2026-03-20T14:05:33] owner: hello from the parent');
+    expect(stateFile(sb, active.id, '.system-prompt')).not.toContain('someone else');
+    // On our bridge (router mode) nothing reads access.json, so none is written.
+    expect(existsSync(join(sb.sessionsDir, active.id, 'access.json'))).toBe(false);
 
     const again = await sb.run('discover-threads');
-    expectOk(again);
+    expect(again.code).toBe(0);
     expect(reported(again.out, 'EXISTS')).toEqual([active.id]);
     expect(again.out).toContain(`parent=${general.id}`);
     expect(sb.claudeRuns()).toHaveLength(1);
@@ -183,13 +196,13 @@ describe('spawn-thread', () => {
     parent = fake.addChannel('general');
     thread = fake.addThread(parent.id, 'side-quest');
     const messages: Array<[string, string]> = [
-      ['alice', 'one'],
+      ['owner', 'one'],
       ['bob', 'two'],
-      ['alice', 'three'],
-      ['bob', 'four: with "quotes" and $(not a command)'],
-      ['carol', 'five'],
+      ['owner', 'three'],
+      ['bob', 'four'],
+      ['owner', 'five: with "quotes" and $(not a command)'],
     ];
-    messages.forEach(([user, text], i) => fake.addMessage(parent.id, user, text, `2026-03-20T14:0${i}:3${i}.123000+00:00`));
+    messages.forEach(([user, text], i) => addMessage(fake, parent.id, user, text, `2026-03-20T14:0${i}:3${i}.123000+00:00`));
     sb = new Sandbox({ env: { DISCORD_API_URL: fake.url }, token: fake.token });
     parentWorkdir = join(sb.home, 'parent-project');
     mkdirSync(parentWorkdir);
@@ -204,7 +217,7 @@ describe('spawn-thread', () => {
     await fake.stop();
   });
 
-  test("hands claude the parent's last N messages, oldest first, through --append-system-prompt-file", async () => {
+  test("hands claude the owners' messages among the parent's last N, oldest first, through --append-system-prompt-file", async () => {
     const result = await sb.run('spawn-thread', thread.id, parent.id, '--limit', '3');
     expectOk(result);
     expect(result.out).toContain(`SPAWNED  dc-${thread.id}`);
@@ -212,11 +225,9 @@ describe('spawn-thread', () => {
 
     const prompt = stateFile(sb, thread.id, '.system-prompt');
     const context = prompt.split('\n').filter((line) => line.startsWith('['));
-    expect(context).toEqual([
-      '[2026-03-20T14:02:32] alice: three',
-      '[2026-03-20T14:03:33] bob: four: with "quotes" and $(not a command)',
-      '[2026-03-20T14:04:34] carol: five',
-    ]);
+    expect(context).toEqual(['[2026-03-20T14:02:32] owner: three', '[2026-03-20T14:04:34] owner: five: with "quotes" and $(not a command)']);
+    expect(prompt).toContain('(1 message from others left out)');
+    expect(prompt).not.toContain('bob');
     expect(prompt).toContain(`Discord channel ${parent.id}`);
     expect(prompt).toContain(`thread ${thread.id}`);
 
@@ -226,15 +237,11 @@ describe('spawn-thread', () => {
     expect(flagValue(run.argv, '--append-system-prompt-file')).toBe(promptFile);
     expect(run.argv).not.toContain('--system-prompt');
     expect(run.argv).not.toContain('--append-system-prompt');
-    expect(run.argv.join(' ')).not.toContain('carol');
+    expect(run.argv.join(' ')).not.toContain('five');
   });
 
-  test('access.json admits the thread and its parent; workdir and profile come from the parent', async () => {
-    const access = JSON.parse(stateFile(sb, thread.id, 'access.json'));
-    expect(access.groups).toEqual({
-      [thread.id]: { requireMention: false, allowFrom: [OWNER_ID] },
-      [parent.id]: { requireMention: false, allowFrom: [OWNER_ID] },
-    });
+  test('workdir and profile come from the parent; on our bridge no access.json is written', async () => {
+    expect(existsSync(join(sb.sessionsDir, thread.id, 'access.json'))).toBe(false);
     expect(stateFile(sb, thread.id, '.workdir')).toBe(parentWorkdir);
     expect(stateFile(sb, thread.id, '.profile')).toBe('work');
     const run = runFor(sb.claudeRuns(), thread.id);

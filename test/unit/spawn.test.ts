@@ -13,17 +13,18 @@ afterAll(async () => {
 });
 
 describe('spawn', () => {
-  test('starts claude in tmux with the plugin, permission flag, session id, name and state dir', async () => {
+  test('starts claude in tmux with our bridge as its channel, permission flag, session id, name and state dir', async () => {
     const result = await sb.run('spawn', '123456789012345678', '--name', 'general');
     expect(result.code).toBe(0);
     expect(result.out).toContain('SPAWNED  dc-123456789012345678  name=general');
     const [run] = await sb.waitForRuns(1);
     const sid = sessionIdFor('123456789012345678');
-    expect(run!.argv.slice(0, 4)).toEqual(['--channels', 'plugin:discord@claude-plugins-official', '--dangerously-skip-permissions', '--session-id']);
+    const stateDir = join(sb.sessionsDir, '123456789012345678');
+    expect(run!.argv.slice(0, 6)).toEqual(['--mcp-config', join(stateDir, 'mcp.json'), '--dangerously-load-development-channels', 'server:crs-discord', '--dangerously-skip-permissions', '--session-id']);
+    expect(run!.argv).not.toContain('--channels');
     expect(flagValue(run!.argv, '--session-id')).toBe(sid);
     expect(flagValue(run!.argv, '--name')).toBe('general');
     expect(run!.cwd).toBe(join(sb.home, 'work'));
-    const stateDir = join(sb.sessionsDir, '123456789012345678');
     expect(run!.env.DISCORD_STATE_DIR).toBe(stateDir);
     expect(run!.env.CLAUDE_CONFIG_DIR).toBe(sb.root);
     expect(readFileSync(join(stateDir, '.session-id'), 'utf8')).toBe(sid);
@@ -31,14 +32,8 @@ describe('spawn', () => {
     expect(readFileSync(join(stateDir, '.profile'), 'utf8')).toBe('default');
     expect(readlinkSync(join(stateDir, '.env'))).toBe(join(sb.root, 'channels/discord/.env'));
     expect(lstatSync(join(stateDir, 'approved')).isDirectory()).toBe(true);
-    const access = JSON.parse(readFileSync(join(stateDir, 'access.json'), 'utf8'));
-    expect(access).toEqual({
-      dmPolicy: 'allowlist',
-      allowFrom: [OWNER_ID],
-      groups: { '123456789012345678': { requireMention: false, allowFrom: [OWNER_ID] } },
-      pending: {},
-    });
-    expect(statSync(join(stateDir, 'access.json')).mode & 0o777).toBe(0o600);
+    // access.json is the official plugin's: a session on our bridge has none.
+    expect(existsSync(join(stateDir, 'access.json'))).toBe(false);
     const entry = sb.registry()['123456789012345678'];
     expect(entry).toMatchObject({ type: 'channel', name: 'general', tmux: 'dc-123456789012345678', parent: null });
     expect(String(entry!.created)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
@@ -89,5 +84,33 @@ describe('spawn', () => {
     expect(sb.registry()).toEqual({});
     expect(await sb.tmux.hasSession('dc-123456789012345678')).toBe(false);
     expect(existsSync(join(sb.sessionsDir, '123456789012345678/.session-id'))).toBe(true);
+  });
+});
+
+describe('spawn in plugin mode', () => {
+  let sb: Sandbox;
+  beforeAll(() => {
+    sb = new Sandbox();
+  });
+  afterAll(async () => {
+    await sb.cleanup();
+  });
+
+  test('a profile with its own bot token keeps the official plugin and writes its access.json', async () => {
+    sb.write('discord-sessions/profiles.env', '[own-bot]\nDISCORD_BOT_TOKEN=another-bot-token\n');
+    sb.write('discord-sessions/channel-profiles.json', JSON.stringify({ 'plugin-room': 'own-bot' }));
+    const result = await sb.run('spawn', '223456789012345678', '--name', 'plugin-room');
+    expect(result.code).toBe(0);
+    const [run] = await sb.waitForRuns(1);
+    expect(run!.argv.slice(0, 3)).toEqual(['--channels', 'plugin:discord@claude-plugins-official', '--dangerously-skip-permissions']);
+    expect(run!.env.DISCORD_BOT_TOKEN).toBe('another-bot-token');
+    const stateDir = join(sb.sessionsDir, '223456789012345678');
+    expect(JSON.parse(readFileSync(join(stateDir, 'access.json'), 'utf8'))).toEqual({
+      dmPolicy: 'allowlist',
+      allowFrom: [OWNER_ID],
+      groups: { '223456789012345678': { requireMention: false, allowFrom: [OWNER_ID] } },
+      pending: {},
+    });
+    expect(statSync(join(stateDir, 'access.json')).mode & 0o777).toBe(0o600);
   });
 });

@@ -89,6 +89,23 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     await waitFor(() => world.log.join('\n').includes(`STALE  added-later (${added.id})`), 3000, 'the STALE log line');
   }, 30_000);
 
+  test("discovery spawns an owner's thread, never a stranger's, and logs that refusal once", async () => {
+    const world = createWorld();
+    const { sb, fake } = world;
+    const general = fake.addChannel('general');
+    const mine = fake.addThread(general.id, 'mine');
+    const theirs = fake.addThread(general.id, 'theirs', { owner_id: '1999999999999999999' });
+    startWatchdog(world);
+    await waitFor(async () => (await sb.tmux.hasSession(`dc-${mine.id}`)) && existsSync(join(sb.sessionsDir, 'sessions.json')) && mine.id in sb.registry(), 8000, "discovery of the owner's thread");
+    // Several discovery passes (1 s each) later, the stranger's thread still has no session.
+    await Bun.sleep(2500);
+    expect(theirs.id in sb.registry()).toBe(false);
+    expect(await sb.tmux.hasSession(`dc-${theirs.id}`)).toBe(false);
+    const refusals = world.log.filter((l) => l.includes('REFUSED thread creation') && l.includes(theirs.id));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toContain('from user 1999999999999999999');
+  }, 30_000);
+
   test('an idle session is suspended and then not respawned', async () => {
     const world = createWorld(['DISCORD_IDLE_TIMEOUT=0.02']);
     const channel = world.fake.addChannel('quiet');
@@ -110,7 +127,8 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     await waitFor(() => sb.tmux.hasSession(`dc-${channel.id}`), 8000, 'discovery');
     writeFileSync(join(sb.sessionsDir, channel.id, 'fake-claude-exit'), 'Error: Invalid API key · Please run /login\n');
     await sb.tmux.killSession(`dc-${channel.id}`);
-    await waitFor(async () => (await listJson(sb))[0]!.status === 'CRASHLOOP', 10_000, 'CRASHLOOP');
+    // The registry entry is written once the start is done: the list may still be empty at first.
+    await waitFor(async () => (await listJson(sb))[0]?.status === 'CRASHLOOP', 10_000, 'CRASHLOOP');
     const [row] = await listJson(sb);
     expect(row!.crash.quickDeaths).toBeGreaterThanOrEqual(3);
     expect(row!.crash.backoffUntil).toBeGreaterThan(Date.now() + 20_000);

@@ -75,6 +75,26 @@ export async function runChatCommand(name: ChatCommandName, input: string, ctx: 
   }
 }
 
+/** How long an answered start-up dialog may take to go away before what follows it is looked at anyway. */
+const DIALOG_GONE_MS = 5000;
+const DIALOG_POLL_MS = 100;
+
+/**
+ * Once an answered start-up dialog is gone, answers the development-channel confirmation that may
+ * follow, as at every start. Looked at while the answered dialog still shows, the pane would end that
+ * wait at once (it answers no dialog of the owner's) and the confirmation would stay unanswered.
+ */
+async function afterDialog(manager: SessionManager, tmux: string, answered: string): Promise<void> {
+  const { clock, tmux: panes } = manager.deps;
+  const deadline = clock.now() + DIALOG_GONE_MS;
+  while (clock.now() < deadline) {
+    const screen = await panes.capturePane(tmux).catch(() => '');
+    if (classifyPane(screen, { platform: manager.platform.key }).kind !== answered) break;
+    await clock.sleep(DIALOG_POLL_MS);
+  }
+  await manager.deps.afterStart?.(tmux);
+}
+
 function spell(ctx: ChatCommandContext, name: ChatCommandName): string {
   return ctx.spell?.(name) ?? `/${name}`;
 }
@@ -111,6 +131,6 @@ async function sendKeys(row: SessionRow, input: string, ctx: ChatCommandContext)
     await manager.deps.tmux.sendKeys(row.tmux, ['Enter']);
   }
   log.info(`send ${plan.kind === 'keys' ? plan.keys.join('+') : `(${plan.text.length} characters)`} to ${row.tmux} by user ${ctx.actor}`);
-  if (isStartupDialog(before.kind)) void manager.deps.afterStart?.(row.tmux).catch(() => {});
+  if (isStartupDialog(before.kind)) void afterDialog(manager, row.tmux, before.kind).catch(() => {});
   return plan.kind === 'keys' ? `Sent ${plan.keys.join(' + ')}` : `Typed: ${plan.text.slice(0, 200)}`;
 }

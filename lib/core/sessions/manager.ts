@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.ts';
 import { type Condition, activeCondition, clearConditions } from '../store/condition.ts';
@@ -363,7 +363,10 @@ export class SessionManager {
         const running = (await this.liveSessions()).get(tmuxName);
         if (running && !running.dead) return undefined;
       }
-      writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
+      const channelArgs = this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile });
+      // access.json is read only by the official plugin: plugin mode gets it, a session on our bridge none.
+      if (channelArgs) rmSync(join(dir, 'access.json'), { force: true });
+      else writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
       writeState(dir, 'sessionId', plan.sessionId);
       writeState(dir, 'workdir', plan.workdir);
       writeState(dir, 'profile', plan.profileName);
@@ -385,7 +388,7 @@ export class SessionManager {
         resume,
         profile: plan.profile,
         promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
-        channelArgs: this.deps.channelArgs?.(plan.id, { stateDir: dir, profile: plan.profile }),
+        channelArgs,
       });
       removeState(dir, 'stopping');
       try {

@@ -16,6 +16,8 @@ export interface DiscordChannel {
   parent_id?: string | null;
   topic?: string | null;
   thread_metadata?: { archived?: boolean; locked?: boolean };
+  /** Who created a thread. */
+  owner_id?: string;
 }
 
 export interface DiscordAttachment {

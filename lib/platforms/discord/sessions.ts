@@ -5,6 +5,7 @@ import { formatLabel } from '../../core/host/launch.ts';
 import { withLock } from '../../core/store/lock.ts';
 import { type SessionManager, type SessionRow, type SpawnResult, countStatuses } from '../../core/sessions/manager.ts';
 import { assertId } from '../../core/config/paths.ts';
+import type { Authorize } from '../../core/control/authorize.ts';
 import { readState } from '../../core/store/state.ts';
 import { type DiscordApi, type DiscordChannel, type DiscordMessage, SESSION_CHANNEL_TYPES } from './api.ts';
 
@@ -23,12 +24,17 @@ export interface DiscoveryReport {
   failed: number;
 }
 
-/** `[2026-03-20T14:05:33] alice: text`, oldest first, as the thread's context. */
-export function formatThreadContext(messages: DiscordMessage[]): string {
-  return [...messages]
-    .reverse()
-    .map((m) => `[${m.timestamp.slice(0, 19)}] ${m.author.global_name || m.author.username}: ${m.content}`)
-    .join('\n');
+/**
+ * `[2026-03-20T14:05:33] alice: text`, oldest first, as the thread's context: only the owners'
+ * messages. Anyone else in the channel could write instructions there, and the context becomes part
+ * of the session's system prompt; how many were left out is said at the end.
+ */
+export function formatThreadContext(messages: DiscordMessage[], owners: readonly string[]): string {
+  const kept = messages.filter((m) => owners.includes(m.author.id));
+  const left = messages.length - kept.length;
+  const lines = [...kept].reverse().map((m) => `[${m.timestamp.slice(0, 19)}] ${m.author.global_name || m.author.username}: ${m.content}`);
+  if (left) lines.push(`(${left} message${left === 1 ? '' : 's'} from others left out)`);
+  return lines.join('\n');
 }
 
 /** The text handed to a thread's session with `--append-system-prompt(-file)`. */
@@ -77,7 +83,7 @@ export async function spawnThread(
     name: options.name,
     workdir: options.workdir ?? (mapped ? undefined : parentWorkdir),
     profile: readState(parentDir, 'profile') || undefined,
-    systemPrompt: formatThreadPrompt(parentId, threadId, formatThreadContext(messages)),
+    systemPrompt: formatThreadPrompt(parentId, threadId, formatThreadContext(messages, manager.config().allowedUserIds)),
   });
 }
 
@@ -92,13 +98,19 @@ export async function discoverChannels(deps: { manager: SessionManager; api: Dis
   return discoverEach(channels, manager, (channel) => manager.spawn(channel.id, { name: channel.name, type: 'channel' }));
 }
 
-/** Spawns a session for every active, unarchived thread that has none, with its parent's context. */
-export async function discoverThreads(deps: { manager: SessionManager; api: DiscordApi }): Promise<DiscoveryReport> {
-  const { manager, api } = deps;
+/**
+ * Spawns a session for every active, unarchived thread an owner created that has none, with its
+ * parent's context. A thread someone else created gets none (each refusal goes through `authorize`);
+ * an owner's first message in it starts its session through the router.
+ */
+export async function discoverThreads(deps: { manager: SessionManager; api: DiscordApi; authorize: Authorize }): Promise<DiscoveryReport> {
+  const { manager, api, authorize } = deps;
   const config = manager.requireReady();
   checkSpawnInputs(manager);
+  const registry = manager.registry();
   const threads = (await api.listActiveThreads(config.guildId!))
     .filter((t) => !t.thread_metadata?.archived && t.parent_id)
+    .filter((t) => t.id in registry || authorize({ id: t.owner_id ?? '' }, 'thread creation', `thread ${t.id} (${formatLabel(t.name ?? '').slice(0, 40)}) of channel ${t.parent_id}`))
     .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
   return discoverEach(threads, manager, (thread) => spawnThread(thread.id, thread.parent_id!, { name: thread.name }, deps));
 }

@@ -3,16 +3,14 @@ import type { ConsolaInstance } from 'consola';
 import type { Clock } from '../../../core/util/clock.ts';
 import { CrsError, formatError } from '../../../core/util/errors.ts';
 import type { SessionManager } from '../../../core/sessions/manager.ts';
+import { createAuthorizer } from '../../../core/control/authorize.ts';
 import { DiscordApi, discordApiUrl } from '../api.ts';
-import { WakeDelivery } from '../wake.ts';
+import { DiscordRouter } from '../router.ts';
 import { SLASH_COMMANDS } from './definitions.ts';
 import { attachEvents } from './events.ts';
 import { stopAllWatches } from './handlers/watch.ts';
 import { handleInteraction } from './router.ts';
 import type { CommandRunner, SlashDeps } from './types.ts';
-
-/** Undelivered wake-on-message queues are retried this often. */
-const RETRY_DELIVERY_MS = 30_000;
 
 export interface SlashDaemonOptions {
   manager: SessionManager;
@@ -20,7 +18,6 @@ export interface SlashDaemonOptions {
   log: ConsolaInstance;
   runCommand: CommandRunner;
   signal: AbortSignal;
-  readyTimeoutMs?: number;
   watchIntervalMs?: number;
 }
 
@@ -48,37 +45,43 @@ export async function registerCommands(manager: SessionManager, clear = false): 
 }
 
 /**
- * Connects to the gateway, registers the commands, and serves interactions and events until `signal`
- * aborts. A rejected token or missing intent is fatal (thrown); the connection itself is kept up by discord.js.
+ * Connects to the gateway (one IDENTIFY per start, whatever the number of sessions: sessions do not
+ * connect to Discord), registers the commands, routes every message through the core router
+ * (`DiscordRouter`) and serves interactions and events until `signal` aborts. A rejected token or
+ * missing intent is fatal (thrown); the connection itself is kept up by discord.js.
  */
 export async function runSlashDaemon(options: SlashDaemonOptions): Promise<void> {
   const { manager, log } = options;
   const config = manager.requireReady();
   const client = new Client({
-    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages],
+    // DMs arrive in channels discord.js has not cached.
     partials: [Partials.Channel],
     rest: { api: discordApiUrl(manager.deps.env), makeRequest: fetch as never },
   });
   const api = () => new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env) });
-  const post = async (channelId: string, text: string) => void (await api().sendMessage(channelId, text));
-  const wake = new WakeDelivery({ manager, clock: options.clock, log, readyTimeoutMs: options.readyTimeoutMs, post });
+  const guildId = () => manager.config().guildId ?? config.guildId!;
+  const router = new DiscordRouter({ client, manager, clock: options.clock, log, signal: options.signal, api, guildId });
   const deps: SlashDeps = {
     manager,
     clock: options.clock,
     log,
     api,
-    wake,
+    router,
+    authorize: createAuthorizer(manager, log),
     runCommand: options.runCommand,
     watchIntervalMs: options.watchIntervalMs,
   };
   client.on(Events.InteractionCreate, (interaction) => void handleInteraction(interaction, deps).catch((e) => log.error(formatError(e))));
-  attachEvents(client, deps, () => manager.config().guildId ?? config.guildId!);
+  attachEvents(client, deps, guildId);
   client.on(Events.Error, (error) => log.error(`gateway: ${formatError(error)}`));
+  router.start();
 
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
   try {
     await client.login(manager.botToken());
   } catch (error) {
+    router.close();
     client.destroy();
     throw new CrsError(`Discord login failed: ${formatError(error)}.`, {
       cause: error,
@@ -93,16 +96,14 @@ export async function runSlashDaemon(options: SlashDaemonOptions): Promise<void>
   } catch (error) {
     log.warn(`could not register slash commands (they may be stale): ${formatError(error)}`);
   }
-  log.info(`Slash daemon connected as ${client.user?.tag} (guild ${config.guildId}, pid ${process.pid})`);
-  void wake.resumeAll();
-  const retry = setInterval(() => void wake.resumeAll(), RETRY_DELIVERY_MS);
+  log.info(`Slash daemon connected as ${client.user?.tag} (guild ${config.guildId}, pid ${process.pid}); routing messages to the sessions`);
 
   await new Promise<void>((resolve) => {
     if (options.signal.aborted) return resolve();
     options.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  clearInterval(retry);
   stopAllWatches();
+  router.close();
   await client.destroy();
   log.info('Slash daemon stopped');
 }

@@ -20,6 +20,7 @@ export const SLASH_COMMANDS: CommandJson[] = [
         { type: Opt.Boolean, name: 'fresh', description: 'Start a new conversation instead of resuming' },
       ]),
       sub('refresh', 'Restart in the same conversation (picks up new skills and CLAUDE.md)'),
+      sub('fresh', 'Restart with a new conversation'),
       sub('kill', 'Stop the session (it stays stopped until woken or restarted)'),
       sub('wake', 'Start a suspended or stopped session again'),
       sub('workdir', 'Show or change the working directory (the session restarts there)', [
@@ -41,6 +42,7 @@ export const SLASH_COMMANDS: CommandJson[] = [
       ]),
       sub('snapshot', 'The current screen as a text file'),
       sub('history', 'The whole scrollback as a text file'),
+      sub('sessions', 'All sessions and their status'),
       sub('profile', 'Show or switch the profile (restarts in the same conversation)', [
         { type: Opt.String, name: 'name', description: 'Profile from profiles.env', autocomplete: true },
       ]),
@@ -58,7 +60,7 @@ export const SLASH_COMMANDS: CommandJson[] = [
   },
   {
     name: 'run',
-    description: 'Run a skill in this channel’s session',
+    description: 'Ask this channel’s session to run a skill',
     options: [
       { type: Opt.String, name: 'skill', description: 'Skill name', required: true, autocomplete: true },
       { type: Opt.String, name: 'args', description: 'Arguments for the skill' },
@@ -67,7 +69,7 @@ export const SLASH_COMMANDS: CommandJson[] = [
   { name: 'discover', description: 'Spawn sessions for channels and threads that have none' },
   {
     name: 'ask',
-    description: "Type a prompt into this channel's session",
+    description: "Send a prompt to this channel's session (queued like a message of yours)",
     options: [{ type: Opt.String, name: 'prompt', description: 'The prompt', required: true }],
   },
 ];

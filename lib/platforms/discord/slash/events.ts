@@ -1,17 +1,15 @@
-import { ChannelType, type Client, Events, type Message } from 'discord.js';
+import { type Client, Events } from 'discord.js';
 import { formatError } from '../../../core/util/errors.ts';
-import { isRunning } from '../../../core/sessions/manager.ts';
-import { classifyPane, isStartupDialog } from '../../../core/host/pane.ts';
+import { formatLabel } from '../../../core/host/launch.ts';
 import { SESSION_CHANNEL_TYPES } from '../api.ts';
 import { spawnThread } from '../sessions.ts';
 import type { SlashDeps } from './types.ts';
 
-const THREAD_TYPES: number[] = [ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread];
-
 /**
  * Gateway events as they happen (the watchdog's polling stays as a safety net): new channels and
- * threads get sessions, deleted channels and archived threads lose theirs, and an owner's message to
- * a session that is down wakes it and is delivered. Work per channel id is serialised.
+ * threads an owner created get sessions (another's thread gets none, and the refusal is logged),
+ * deleted channels and archived threads lose theirs. Messages are the router's (lib/platforms/discord/router.ts).
+ * Work per channel id is serialised.
  */
 export function attachEvents(client: Client, deps: SlashDeps, guildId: () => string): void {
   const { manager, log } = deps;
@@ -35,6 +33,14 @@ export function attachEvents(client: Client, deps: SlashDeps, guildId: () => str
 
   client.on(Events.ThreadCreate, (thread, newlyCreated) => {
     if (!ours(thread) || !newlyCreated || !thread.parentId) return;
+    const where = `thread ${thread.id} (${formatLabel(thread.name).slice(0, 40)}) of channel ${thread.parentId}`;
+    let allowed = false;
+    try {
+      allowed = deps.authorize({ id: thread.ownerId ?? '' }, 'thread creation', where);
+    } catch (error) {
+      log.error(`thread ${thread.id}: cannot check who created it: ${formatError(error)}`);
+    }
+    if (!allowed) return;
     void serial(thread.id, 'spawn-thread', async () => {
       const result = await spawnThread(thread.id, thread.parentId!, { name: thread.name }, { manager, api: deps.api() });
       log.info(`NEW  thread ${thread.name} (${thread.id}) → ${result.tmux}  parent=${thread.parentId}`);
@@ -52,42 +58,5 @@ export function attachEvents(client: Client, deps: SlashDeps, guildId: () => str
   client.on(Events.ThreadDelete, (thread) => remove(thread.id, 'thread deleted'));
   client.on(Events.ThreadUpdate, (_old, thread) => {
     if (thread.archived) remove(thread.id, 'thread archived');
-  });
-
-  client.on(Events.MessageCreate, (message: Message) => {
-    if (message.author.bot || !message.inGuild() || message.guildId !== guildId()) return;
-    const channelId = message.channelId;
-    if (!manager.config().allowedUserIds.includes(message.author.id)) return;
-    void serial(`msg:${channelId}`, 'wake-on-message', async () => {
-      const known = registered(channelId);
-      if (known && !deps.wake.isBusy(channelId)) {
-        const row = (await manager.list()).find((r) => r.id === channelId);
-        if (row && isRunning(row.status)) {
-          // The channel plugin receives it itself, unless Claude Code still waits at a start-up dialog
-          // (no channel loaded yet): then it waits in the queue until the dialog is answered.
-          const screen = await manager.deps.tmux.capturePane(row.tmux).catch(() => '');
-          if (!isStartupDialog(classifyPane(screen).kind)) return;
-        }
-      }
-      if (!known) {
-        const channel = message.channel;
-        if (THREAD_TYPES.includes(channel.type) && 'parentId' in channel && channel.parentId) {
-          await spawnThread(channelId, channel.parentId, { name: 'name' in channel ? channel.name : undefined }, { manager, api: deps.api() });
-        } else if (SESSION_CHANNEL_TYPES.includes(channel.type)) {
-          await manager.spawn(channelId, { name: 'name' in channel ? channel.name : undefined, type: 'channel' });
-        } else return;
-        log.info(`NEW  ${channelId}: discovered by a message`);
-      }
-      const pending = deps.wake.accept({
-        channelId,
-        messageId: message.id,
-        authorId: message.author.id,
-        author: message.author.username,
-        content: message.content,
-        ts: message.createdAt.toISOString(),
-      });
-      // Delivery may wait for the prompt; later messages only need to be queued behind it.
-      void pending;
-    });
   });
 }

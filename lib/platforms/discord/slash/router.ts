@@ -20,14 +20,30 @@ const HANDLERS: Record<string, CommandHandler> = {
   ask: handleAsk,
 };
 
-/** Whether a user may drive sessions: only the ids in `DISCORD_ALLOWED_USER_ID`. */
-export function isOwner(userId: string, deps: SlashDeps): boolean {
-  return deps.manager.config().allowedUserIds.includes(userId);
-}
+const REFUSAL = 'Only the owner of these sessions can use this command.';
 
 function describe(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
   const sub = interaction.options.getSubcommand(false);
   return `/${interaction.commandName}${sub ? ` ${sub}` : ''}`;
+}
+
+/** What an interaction is, for the log: `/session send`, `autocomplete of /run`, `button perm:allow:abcde`. */
+function describeInteraction(interaction: Interaction): string {
+  if (interaction.isChatInputCommand()) return describe(interaction);
+  if (interaction.isAutocomplete()) return `autocomplete of ${describe(interaction)}`;
+  if (interaction.isMessageComponent()) return `${interaction.isButton() ? 'button' : 'component'} ${interaction.customId.slice(0, 60)}`;
+  if (interaction.isModalSubmit()) return `form ${interaction.customId.slice(0, 60)}`;
+  return `interaction of type ${interaction.type}`;
+}
+
+/** The owner check of an interaction: a refusal is logged once (each interaction comes once); a config that cannot be read refuses. */
+function isOwner(interaction: Interaction, deps: SlashDeps): boolean {
+  try {
+    return deps.authorize({ id: interaction.user.id, name: interaction.user.username }, describeInteraction(interaction), `channel ${interaction.channelId ?? 'none'}`);
+  } catch (error) {
+    deps.log.error(`cannot check the user of ${describeInteraction(interaction)}: ${formatError(error)}`);
+    return false;
+  }
 }
 
 /** A reply within Discord's limits: text over 2000 characters becomes a .txt attachment. */
@@ -66,23 +82,23 @@ async function autocomplete(interaction: AutocompleteInteraction, deps: SlashDep
 }
 
 /**
- * The one entry point for interactions: strangers get an ephemeral refusal (and a log line) and
- * empty autocompletes; owners' commands are deferred, run, and answered, errors ephemerally.
+ * The one entry point for interactions: every one goes through the owner check first. Strangers'
+ * commands, buttons and forms get an ephemeral refusal, their autocompletes nothing, and each is
+ * logged; owners' commands are deferred, run, and answered, errors ephemerally.
  */
 export async function handleInteraction(interaction: Interaction, deps: SlashDeps): Promise<void> {
+  const owner = isOwner(interaction, deps);
   if (interaction.isAutocomplete()) {
-    const owner = isOwner(interaction.user.id, deps);
     const choices = owner ? await autocomplete(interaction, deps).catch(() => []) : [];
     await interaction.respond(choices).catch(() => {});
     return;
   }
-  if (!interaction.isChatInputCommand()) return;
-  const what = describe(interaction);
-  if (!isOwner(interaction.user.id, deps)) {
-    deps.log.warn(`REFUSED ${what} from user ${interaction.user.id} (${interaction.user.username}) in channel ${interaction.channelId}`);
-    await interaction.reply({ content: 'Only the owner of these sessions can use this command.', flags: MessageFlags.Ephemeral }).catch(() => {});
+  if (!owner) {
+    if (interaction.isRepliable()) await interaction.reply({ content: REFUSAL, flags: MessageFlags.Ephemeral }).catch(() => {});
     return;
   }
+  if (!interaction.isChatInputCommand()) return;
+  const what = describe(interaction);
   const handler = HANDLERS[interaction.commandName];
   try {
     await interaction.deferReply();

@@ -3,7 +3,8 @@ import type { ConsolaInstance } from 'consola';
 import type { Clock } from '../../../core/util/clock.ts';
 import type { SessionManager } from '../../../core/sessions/manager.ts';
 import type { DiscordApi } from '../api.ts';
-import type { WakeDelivery } from '../wake.ts';
+import type { Authorize } from '../../../core/control/authorize.ts';
+import type { DiscordRouter } from '../router.ts';
 
 /** Runs a program (argv, no shell) in a directory; used for `npx skills add`. */
 export type CommandRunner = (argv: string[], cwd: string) => Promise<{ code: number; output: string }>;
@@ -13,7 +14,10 @@ export interface SlashDeps {
   clock: Clock;
   log: ConsolaInstance;
   api: () => DiscordApi;
-  wake: WakeDelivery;
+  /** The router of the gateway connection: `/ask` and `/run` queue through it. */
+  router: DiscordRouter;
+  /** The owner check of every interaction (each refusal logged). */
+  authorize: Authorize;
   runCommand: CommandRunner;
   /** Pane polling interval of `/session watch` (ms). */
   watchIntervalMs?: number;

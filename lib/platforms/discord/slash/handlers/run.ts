@@ -1,68 +1,58 @@
-import type { Condition } from '../../../../core/store/condition.ts';
+import type { ChatInputCommandInteraction } from 'discord.js';
 import { CrsError } from '../../../../core/util/errors.ts';
 import { type SessionRow, isRunning } from '../../../../core/sessions/manager.ts';
-import { classifyPane, submitLine } from '../../../../core/host/pane.ts';
-import { oneLine } from '../../../../core/host/send-keys.ts';
-import type { CommandHandler } from '../types.ts';
-import { sessionOf } from './_session.ts';
+import { SESSION_CHANNEL_TYPES } from '../../api.ts';
+import { type ChatInfo, formatSkillRequest } from '../../router.ts';
+import type { CommandHandler, SlashDeps } from '../types.ts';
 
 const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,99}$/;
 
-/** Queues text for the session (woken if needed) and returns the dialog it waits at, if delivery was held. */
-async function deliver(interaction: Parameters<CommandHandler>[0], deps: Parameters<CommandHandler>[1], row: SessionRow, text: string, raw = false): Promise<Condition | undefined> {
-  await deps.wake.accept(
-    {
-      channelId: row.id,
-      messageId: interaction.id,
-      authorId: interaction.user.id,
-      author: interaction.user.username,
-      content: text,
-      ts: new Date(deps.clock.now()).toISOString(),
-      ...(raw ? { raw } : {}),
-    },
-    { quiet: true },
-  );
-  return deps.wake.heldAt(row.id);
+/** How to create the session of the command's channel if it has none: a text channel or a thread. */
+function chatOf(interaction: ChatInputCommandInteraction): ChatInfo | undefined {
+  const channel = interaction.channel;
+  if (!channel) return undefined;
+  if (channel.isThread()) return channel.parentId ? { kind: 'thread', name: channel.name, parent: channel.parentId } : undefined;
+  if (SESSION_CHANNEL_TYPES.includes(channel.type)) return { kind: 'channel', name: 'name' in channel ? (channel.name ?? undefined) : undefined };
+  return undefined;
 }
 
-/** Whether a dialog has the keyboard of a running session: then nothing may be typed into it. */
-async function showsDialog(row: SessionRow, deps: Parameters<CommandHandler>[1]): Promise<boolean> {
-  const screen = await deps.manager.deps.tmux.capturePane(row.tmux).catch(() => '');
-  return classifyPane(screen, { now: deps.clock.now() }).dialog;
-}
-
-/** The answer when delivery waits behind a dialog: what it is and what the owner does. */
-function heldReply(row: SessionRow, condition: Condition, what: string): { content: string } {
-  return { content: `⏸ \`${row.name}\` is ${condition.state}: ${condition.cause}.\nFix: ${condition.fix}.\nYour ${what} is queued and will be typed in once it is answered.` };
-}
-
-/** `/ask <prompt>`: the prompt goes to the channel's session (woken if needed). */
-export const handleAsk: CommandHandler = async (interaction, deps) => {
-  const prompt = oneLine(interaction.options.getString('prompt', true));
-  if (!prompt) throw new CrsError('The prompt is empty.');
-  const row = await sessionOf(interaction, deps);
-  if (isRunning(row.status) && !deps.wake.isBusy(row.id) && !(await showsDialog(row, deps))) {
-    await submitLine(deps.manager.deps.tmux, row.tmux, prompt);
-  } else {
-    const held = await deliver(interaction, deps, row, prompt);
-    if (held) return heldReply(row, held, 'prompt');
+/**
+ * Queues what the owner sent for the channel's session, through the inbox like a message of theirs
+ * (nothing is typed into the pane): the session is woken or created if needed, and a dialog it waits
+ * at keeps it queued. Returns the answer.
+ */
+async function submit(interaction: ChatInputCommandInteraction, deps: SlashDeps, content: string, what: string, meta?: Record<string, string>): Promise<string> {
+  const row: SessionRow | undefined = (await deps.manager.list()).find((r) => r.id === interaction.channelId);
+  const chat = chatOf(interaction);
+  if (!row && !chat) throw new CrsError('This channel cannot have a session.', { hint: 'Use a text channel or a thread.' });
+  deps.router.submit({ session: interaction.channelId, id: interaction.id, user: { id: interaction.user.id, username: interaction.user.username }, content, meta, chat });
+  const name = row?.name ?? chat?.name ?? interaction.channelId;
+  const quoted = `> ${content.slice(0, 300)}`;
+  if (row?.condition) {
+    const c = row.condition;
+    return `⏸ \`${name}\` is ${c.state}: ${c.cause}.\nFix: ${c.fix}.\nYour ${what} is queued and goes in once that is done:\n${quoted}`;
   }
-  return { content: `Sent to \`${row.name}\`:\n> ${prompt.slice(0, 300)}` };
+  if (!row || !isRunning(row.status)) return `Queued for \`${name}\`, which is starting:\n${quoted}`;
+  return `Sent to \`${name}\`:\n${quoted}`;
+}
+
+/** `/ask <prompt>`: the prompt goes to the channel's session as the owner's message. */
+export const handleAsk: CommandHandler = async (interaction, deps) => {
+  const prompt = interaction.options.getString('prompt', true).trim();
+  if (!prompt) throw new CrsError('The prompt is empty.');
+  return { content: await submit(interaction, deps, prompt, 'prompt') };
 };
 
-/** `/run <skill> [args]`: types `/<skill> args` into the session. */
+/**
+ * `/run <skill> [args]`: asks the session to run the skill, as an instruction message from the owner
+ * through the inbox. Typing `/<skill> args` into the pane, as before, raced the messages the bridge
+ * pushes, could land in a dialog, and was lost while the session was down; queued, it keeps its place
+ * among the owner's messages. Keys for the pane stay `/session send`.
+ */
 export const handleRun: CommandHandler = async (interaction, deps) => {
   const skill = interaction.options.getString('skill', true).replace(/^\//, '');
   if (!SKILL_NAME.test(skill)) throw new CrsError(`"${skill.slice(0, 60)}" is not a skill name.`, { hint: 'Pick one from the list.' });
-  const args = oneLine(interaction.options.getString('args') ?? '');
-  const command = `/${skill}${args ? ` ${args}` : ''}`;
-  const row = await sessionOf(interaction, deps);
-  if (!isRunning(row.status)) throw new CrsError(`The session is ${row.status}.`, { hint: 'Use /session wake first.' });
-  if (await showsDialog(row, deps)) {
-    const held = await deliver(interaction, deps, row, command, true);
-    if (held) return heldReply(row, held, 'command');
-  } else {
-    await submitLine(deps.manager.deps.tmux, row.tmux, command);
-  }
-  return { content: `Sent \`${command.slice(0, 300)}\` to \`${row.name}\`` };
+  const args = (interaction.options.getString('args') ?? '').trim();
+  const meta: Record<string, string> = { skill, ...(args ? { skill_args: args } : {}) };
+  return { content: await submit(interaction, deps, formatSkillRequest(skill, args), 'request', meta) };
 };
