@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/util/clock.ts';
 import { recordCondition } from '../core/store/condition.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
-import { classifyPane } from '../core/host/pane.ts';
+import { BUSY, classifyPane } from '../core/host/pane.ts';
 import type { Env, Paths } from '../core/config/paths.ts';
 import { programArgv } from '../core/util/self.ts';
 import type { Tmux } from '../core/host/tmux.ts';
@@ -69,7 +69,8 @@ export function answerDevChannelDialog(platform: Platform, tmux: Tmux, clock: Cl
         if (dir && reading.condition) recordCondition(dir, 'pane', { ...reading.condition, since: clock.now() });
         return;
       }
-      if (/(^|\s)[>❯]\s*$/m.test(screen)) return;
+      // The prompt, or Claude Code already at work: there is no dialog to wait for.
+      if (/(^|\s)[>❯]\s*$/m.test(screen) || BUSY.test(screen) || reading.condition) return;
       await Bun.sleep(DIALOG_POLL_MS);
     }
   };

@@ -39,6 +39,8 @@ interface PaneMemo {
   deaf?: Omit<Condition, 'since'>;
   /** The owner was told of that deafness (a dialog in between does not make it news again). */
   deafTold?: boolean;
+  /** The development-channel confirmation was answered by the observer (once per pane). */
+  devAnswered?: boolean;
   /** The usage-limit line first seen and its reset: a date-less reset time read again later would move a day on. */
   limit?: { cause: string; until?: number };
   /** The condition last made to agree with the file (and told), as `state\ncause`; undefined = check the file. */
@@ -91,6 +93,14 @@ export class PaneObserver {
           memo.synced = undefined;
           captured.push(id);
         }
+      }
+      // The development-channel confirmation is ours to answer; the start answers it, and if that start
+      // could not wait for it (or missed it), the observer does once it has stayed for the grace.
+      if (memo.reading.kind === 'dev-channels-dialog' && !memo.devAnswered && now - memo.kindSince >= (this.deps.devDialogGraceMs ?? DEV_DIALOG_GRACE_MS)) {
+        memo.devAnswered = true;
+        await manager.deps.tmux.sendKeys(entry.tmux, ['Enter']).catch(() => {});
+        this.deps.log.info(`answered the development-channel confirmation of ${entry.tmux}`);
+        continue;
       }
       try {
         await this.sync({ id, name: entry.name, tmux: entry.tmux }, memo, now);

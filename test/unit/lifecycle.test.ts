@@ -378,7 +378,7 @@ describe('stopping and starting one session', () => {
   test('a stop or restart returns only once the old Claude Code has exited (it writes its transcript as it exits)', async () => {
     const id = '350000000000000001';
     // Takes 300 ms to exit after the hangup tmux sends, and says when it is done.
-    const slow = writeScript(sb, 'slow-exit-claude', `trap 'sleep 0.3; echo "$$" >> "$DISCORD_STATE_DIR/exited"; exit 0' HUP\necho ready\nsleep 1000 &\nwait`);
+    const slow = writeScript(sb, 'slow-exit-claude', `trap 'sleep 0.3; echo "$$" >> "$DISCORD_STATE_DIR/exited"; exit 0' HUP\necho ready\necho '❯ '\nsleep 1000 &\nwait`);
     const { manager } = createAppContext(DISCORD, { ...sb.env, CLAUDE_BIN: slow });
     await manager.spawn(id);
     await sb.waitForPane(`dc-${id}`, /ready/);

@@ -238,7 +238,7 @@ describe('pane observer: conditions and telling the owner once', () => {
     expect(told.map((t) => t.condition.state)).toEqual(['DEAF', 'LIMITED']);
   });
 
-  test("the development-channel dialog is the manager's to answer: a condition only when it stays", async () => {
+  test("the development-channel dialog is the manager's to answer: the observer answers it once when it stays, a condition only if it stays after that", async () => {
     const id = idOf(6);
     register([id]);
     server.add(`dc-${id}`, fixture('dev-channels'));
@@ -247,6 +247,12 @@ describe('pane observer: conditions and telling the owner once', () => {
     expect(readCondition(dirOf(id), 'pane')).toBeUndefined();
     clock.now += DEV_DIALOG_GRACE_MS;
     expect(await observer.tick()).toEqual([]);
+    const enters = () => server.calls.filter((c) => c[0] === 'send-keys' && c.includes(`=dc-${id}:`) && c.at(-1) === 'Enter');
+    expect(enters()).toHaveLength(1);
+    expect(readCondition(dirOf(id), 'pane')).toBeUndefined();
+    // Still there on the next pass: the owner must look.
+    await observer.tick();
+    expect(enters()).toHaveLength(1);
     expect(readCondition(dirOf(id), 'pane')?.cause).toMatch(/development channels confirmation/);
     expect(told).toHaveLength(1);
   });
