@@ -4,7 +4,7 @@
  * `claude-mcp` in a private tmux. What each session RECEIVED is its `channel-notifications.jsonl`.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationCommandOptionType as Opt, type APIApplicationCommandInteractionDataOption, SnowflakeUtil } from 'discord.js';
 import { systemClock } from '../../lib/core/util/clock.ts';
@@ -301,6 +301,24 @@ describe('catch-up: what was sent while the router was away is delivered once', 
     expect(fetches()).toBe(before);
     expect(fake.identifies).toHaveLength(2);
   }, 30_000);
+});
+
+describe('a message that cannot be queued is not lost', () => {
+  test('a full disk for one channel: the live message is caught up from history once there is room, once, in order', async () => {
+    const inbox = join(sb.sessionsDir, ops.id, 'inbox');
+    rmSync(inbox, { recursive: true, force: true });
+    writeFileSync(inbox, 'a file where the folder should be');
+    fake.messageEvent(ops.id, { authorId: OWNER.id, username: 'owner', content: 'while the disk is full' });
+    await waitFor(() => log.some((l) => l.includes("stays in Discord's history")), 10_000, 'the failure');
+    fake.messageEvent(ops.id, { authorId: OWNER.id, username: 'owner', content: 'still full' });
+    await Bun.sleep(300);
+    rmSync(inbox);
+    fake.messageEvent(ops.id, { authorId: OWNER.id, username: 'owner', content: 'room again' });
+    await waitFor(() => texts(ops.id).includes('while the disk is full') && texts(ops.id).includes('still full') && texts(ops.id).includes('room again'), 30_000, 'the recovery');
+    await Bun.sleep(SETTLE_MS);
+    const after = texts(ops.id).slice(texts(ops.id).indexOf('while the disk is full'));
+    expect(after).toEqual(['while the disk is full', 'still full', 'room again']);
+  }, 60_000);
 });
 
 describe('plugin mode (a profile with its own bot token)', () => {

@@ -17,8 +17,8 @@ const PAGE_SIZE = 100;
 /** A catch-up reads at most this many pages per session (10 000 messages). */
 const MAX_PAGES = 100;
 /** A message that could not be queued is tried again this often, this many times. */
-const REQUEUE_MS = 2000;
-const REQUEUE_TRIES = 5;
+/** A message that could not be queued is fetched again from the channel's history this often. */
+const RECOVER_MS = 5000;
 /** Message types that are chat: a plain message and a reply (not joins, pins, thread starters…). */
 const CHAT_TYPES: number[] = [MessageType.Default, MessageType.Reply];
 const ON = ['on', 'yes', 'true', '1'];
@@ -156,7 +156,10 @@ export class DiscordRouter {
   private badDmSetting: string | undefined;
   private catchingUp: Promise<void> | undefined;
   private catchUpAgain = false;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Per session, the lowest id of a message that could not be queued: a catch-up starts before it. */
+  private readonly missed = new Map<string, string>();
+  private recovery: ReturnType<typeof setTimeout> | undefined;
+  private queueFailures = 0;
 
   constructor(private readonly options: DiscordRouterOptions) {
     const { manager, log, client } = options;
@@ -193,7 +196,7 @@ export class DiscordRouter {
   }
 
   close(): void {
-    for (const timer of this.timers) clearTimeout(timer);
+    clearTimeout(this.recovery);
     this.router.close();
   }
 
@@ -279,7 +282,7 @@ export class DiscordRouter {
   }
 
   /** Queues an authorised message for `session` unless that session is left to its plugin; true when newly queued. */
-  private route(session: string, message: IncomingMessage, chat?: ChatInfo): boolean {
+  private route(session: string, message: IncomingMessage, chat?: ChatInfo, recovering = false): boolean {
     if (!this.options.manager.platform.idPattern.test(session)) return false;
     const channelMessage = toChannelMessage(session, message);
     if (!channelMessage.content) return false;
@@ -289,27 +292,38 @@ export class DiscordRouter {
       return false;
     }
     if (chat) this.chats.set(session, chat);
-    return this.queue({ session, id: message.id, ...channelMessage }, 1);
+    return this.queue({ session, id: message.id, ...channelMessage }, recovering);
   }
 
-  /** `accept`, tried again a few times when the message cannot be queued (a full disk): Discord will not send it again. */
-  private queue(routed: Parameters<Router['accept']>[0], attempt: number): boolean {
-    const { log } = this.options;
+  /**
+   * `accept`; a message that cannot be queued (a full disk, a config that does not parse) is not lost:
+   * Discord keeps it in the channel's history, so the session is caught up again from before it, every
+   * few seconds until that works.
+   */
+  private queue(routed: Parameters<Router['accept']>[0], recovering = false): boolean {
+    // Behind a message that could not be queued, later ones wait for the catch-up too: order is kept.
+    const missed = this.missed.get(routed.session);
+    if (missed && !recovering && compareIds(missed, routed.id) < 0) return false;
     try {
       return this.router.accept(routed);
     } catch (error) {
-      if (attempt >= REQUEUE_TRIES) {
-        log.error(`message ${routed.id} for ${routed.session} LOST after ${attempt} tries: ${formatError(error)}`);
-        return false;
-      }
-      log.error(`${formatError(error)} Trying again in ${(REQUEUE_MS * attempt) / 1000} s.`);
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (!this.options.signal.aborted) this.queue(routed, attempt + 1);
-      }, REQUEUE_MS * attempt);
-      this.timers.add(timer);
+      this.queueFailures++;
+      const earlier = this.missed.get(routed.session);
+      if (!earlier || compareIds(routed.id, earlier) < 0) this.missed.set(routed.session, routed.id);
+      this.options.log.error(`${formatError(error)} It stays in Discord's history; catching up in ${RECOVER_MS / 1000} s.`);
+      this.scheduleRecovery();
       return false;
     }
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recovery || this.options.signal.aborted) return;
+    this.recovery = setTimeout(() => {
+      this.recovery = undefined;
+      void this.catchUp().finally(() => {
+        if (this.missed.size) this.scheduleRecovery();
+      });
+    }, RECOVER_MS);
   }
 
   /** Creates the session of a chat that has none, from what its first message told. */
@@ -346,11 +360,17 @@ export class DiscordRouter {
     } catch (error) {
       return log.error(`catch-up: ${formatError(error)}`);
     }
-    for (const [session, entry] of Object.entries(registry)) {
+    // Registered sessions, and chats whose first message could not be queued (not registered yet).
+    const sessions = new Set([...Object.keys(registry), ...this.missed.keys()]);
+    for (const session of sessions) {
       if (signal.aborted) return;
-      if (entry.type === 'chat' && !this.dmsEnabled()) continue;
+      const type = registry[session]?.type ?? (this.chats.get(session)?.kind === 'dm' ? 'chat' : (this.chats.get(session)?.kind ?? 'channel'));
+      if (type === 'chat' && !this.dmsEnabled()) continue;
       if (this.isPluginMode(session)) continue;
-      const after = this.router.inbox(session).lastId();
+      const missedId = this.missed.get(session);
+      const last = this.router.inbox(session).lastId();
+      // From just before a message that could not be queued, else after the last one queued.
+      const after = missedId ? (BigInt(missedId) - 1n).toString() : last;
       if (!after) continue;
       let missed: IncomingMessage[];
       try {
@@ -360,12 +380,15 @@ export class DiscordRouter {
         continue;
       }
       let queued = 0;
+      const failuresBefore = this.queueFailures;
       for (const message of missed) {
         if (message.author.bot || !CHAT_TYPES.includes(message.type)) continue;
-        const where = `${entry.type === 'chat' ? 'DM' : entry.type} ${session}`;
+        const where = `${type === 'chat' ? 'DM' : type} ${session}`;
         if (!this.authorize({ id: message.author.id, name: message.author.username }, `message ${message.id}`, where)) continue;
-        if (this.route(session, message)) queued++;
+        if (this.route(session, message, undefined, true)) queued++;
       }
+      // Everything from the missed message on is queued now, unless queueing failed again.
+      if (missedId && this.queueFailures === failuresBefore && this.missed.get(session) === missedId) this.missed.delete(session);
       if (queued) log.info(`CAUGHT UP  ${queued} message(s) for ${manager.tmuxName(session)} sent while the router was away`);
     }
   }
