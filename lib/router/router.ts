@@ -15,6 +15,8 @@ const TYPING_EVERY_MS = 4000;
 const TYPING_MAX_MS = 120_000;
 /** A running session whose bridge has not connected for this long (with messages waiting) is restarted. */
 export const BRIDGE_CONNECT_GRACE_MS = 60_000;
+/** After its bridge dropped, a running session gets this long for the bridge to come back (it reconnects within a second). */
+export const BRIDGE_RECONNECT_GRACE_MS = 10_000;
 /** The first restart for liveness waits this long after the previous one; each next one twice as long. */
 const RESTART_BACKOFF_MS = 30_000;
 const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
@@ -42,7 +44,7 @@ export interface RouterOptions {
   log: ConsolaInstance;
   signal: AbortSignal;
   /** Test seams: the liveness timings (defaults: BRIDGE_CONNECT_GRACE_MS, LINK_SILENCE_MS, 5 s sweeps). */
-  timings?: { connectGraceMs?: number; silenceMs?: number; sweepMs?: number };
+  timings?: { connectGraceMs?: number; reconnectGraceMs?: number; silenceMs?: number; sweepMs?: number };
 }
 
 /** The core's view of one session's link. */
@@ -69,6 +71,8 @@ export class Router {
   private readonly connects = new Map<string, number>();
   /** Since when a running session has had messages waiting and no bridge (ms since the epoch). */
   private readonly unlinkedSince = new Map<string, number>();
+  /** When a session's bridge last dropped (ms since the epoch): a bridge that does not come back is gone. */
+  private readonly droppedAt = new Map<string, number>();
   /** Liveness restarts per session: when the last was, and how many in a row. */
   private readonly restarts = new Map<string, { at: number; count: number }>();
   private readonly server: LinkServer;
@@ -192,6 +196,7 @@ export class Router {
     this.links.set(link.session, { link, inflight: null, stalled: false });
     this.connects.set(link.session, (this.connects.get(link.session) ?? 0) + 1);
     this.unlinkedSince.delete(link.session);
+    this.droppedAt.delete(link.session);
     log.info(`bridge of ${manager.tmuxName(link.session)} connected (pid ${link.pid})`);
     this.pump(link.session);
   }
@@ -220,6 +225,7 @@ export class Router {
     const state = this.links.get(link.session);
     if (state?.link !== link) return;
     this.links.delete(link.session);
+    this.droppedAt.set(link.session, this.options.clock.now());
     if (this.inbox(link.session).size) void this.ensureSession(link.session);
   }
 
@@ -263,9 +269,17 @@ export class Router {
           }
           const since = this.unlinkedSince.get(session) ?? now;
           this.unlinkedSince.set(session, since);
-          if (now - since < (this.options.timings?.connectGraceMs ?? BRIDGE_CONNECT_GRACE_MS)) continue;
+          let dropped = this.droppedAt.get(session);
+          // A drop before this pane started belongs to its previous process: this one gets the start grace.
+          if (dropped !== undefined && info.created * 1000 > dropped) {
+            this.droppedAt.delete(session);
+            dropped = undefined;
+          }
+          const reconnectOver = dropped !== undefined && now - dropped >= (this.options.timings?.reconnectGraceMs ?? BRIDGE_RECONNECT_GRACE_MS);
+          if (!reconnectOver && now - since < (this.options.timings?.connectGraceMs ?? BRIDGE_CONNECT_GRACE_MS)) continue;
           if (currentCondition(manager.stateDir(session))?.state === 'WAITING') continue; // the owner must answer first
-          void this.restartForLiveness(session, `its bridge has not connected for ${Math.round((now - since) / 1000)} s`);
+          this.droppedAt.delete(session);
+          void this.restartForLiveness(session, reconnectOver ? 'its bridge went away and did not come back' : `its bridge has not connected for ${Math.round((now - since) / 1000)} s`);
         }
       })
       .catch((error) => log.warn(`sweep: ${formatError(error)}`));

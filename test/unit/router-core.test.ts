@@ -239,6 +239,23 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     router.inbox(CHAT).remove('8');
   });
 
+  test('a session whose bridge went away and did not come back is restarted after the reconnect grace', async () => {
+    const manager = startRouter({ reconnectGraceMs: 300, sweepMs: 100 });
+    const before = (await manager.liveSessions()).get(`tg-${CHAT}`)?.panePid;
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)), () => 'none');
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('9') });
+    await waitFor(() => bridge.messages().includes('9'), 3000, 'the message');
+    bridge.socket.terminate();
+    await waitFor(() => log.some((l) => l.includes('RESTART') && l.includes('went away and did not come back')), 5000, 'the restart');
+    await waitFor(async () => {
+      const info = (await manager.liveSessions()).get(`tg-${CHAT}`);
+      return Boolean(info && !info.dead && info.panePid !== before);
+    }, 10_000, 'a new pane');
+    expect(router.inbox(CHAT).first()?.id).toBe('9');
+    router.inbox(CHAT).remove('9');
+  });
+
   test('nothing is handed to a session that is being stopped', async () => {
     const manager = startRouter();
     writeFileSync(join(manager.stateDir(CHAT), '.stopping'), '');
