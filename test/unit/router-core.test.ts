@@ -126,7 +126,7 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
   });
   afterAll(() => sb.cleanup());
 
-  function startRouter(timings: { connectGraceMs?: number; silenceMs?: number; sweepMs?: number } = {}) {
+  function startRouter(timings: { connectGraceMs?: number; reconnectGraceMs?: number; silenceMs?: number; sweepMs?: number } = {}) {
     const { ctx } = sb.context();
     abort = new AbortController();
     router = new Router({

@@ -189,7 +189,8 @@ export class DiscordRouter {
       try {
         this.onMessage(message);
       } catch (error) {
-        log.error(`message ${message.id} in ${message.channelId}: ${formatError(error)}`);
+        // Not handled (a config that does not parse): the channel's history still has it.
+        this.noteMissed(message.channelId, message.id, error);
       }
     });
     client.on(Events.ShardReady, () => void this.catchUp());
@@ -307,13 +308,18 @@ export class DiscordRouter {
     try {
       return this.router.accept(routed);
     } catch (error) {
-      this.queueFailures++;
-      const earlier = this.missed.get(routed.session);
-      if (!earlier || compareIds(routed.id, earlier) < 0) this.missed.set(routed.session, routed.id);
-      this.options.log.error(`${formatError(error)} It stays in Discord's history; catching up in ${RECOVER_MS / 1000} s.`);
-      this.scheduleRecovery();
+      this.noteMissed(routed.session, routed.id, error);
       return false;
     }
+  }
+
+  /** Remembers a message that could not be handled, so a catch-up from the history gets it (and those after it). */
+  private noteMissed(session: string, id: string, error: unknown): void {
+    this.queueFailures++;
+    const earlier = this.missed.get(session);
+    if (!earlier || compareIds(id, earlier) < 0) this.missed.set(session, id);
+    this.options.log.error(`message ${id} in ${session} not queued: ${formatError(error)} It stays in Discord's history; catching up in ${RECOVER_MS / 1000} s.`);
+    this.scheduleRecovery();
   }
 
   private scheduleRecovery(): void {
@@ -384,8 +390,13 @@ export class DiscordRouter {
       for (const message of missed) {
         if (message.author.bot || !CHAT_TYPES.includes(message.type)) continue;
         const where = `${type === 'chat' ? 'DM' : type} ${session}`;
-        if (!this.authorize({ id: message.author.id, name: message.author.username }, `message ${message.id}`, where)) continue;
-        if (this.route(session, message, undefined, true)) queued++;
+        try {
+          if (!this.authorize({ id: message.author.id, name: message.author.username }, `message ${message.id}`, where)) continue;
+          if (this.route(session, message, undefined, true)) queued++;
+        } catch (error) {
+          this.noteMissed(session, message.id, error);
+          break;
+        }
       }
       // Everything from the missed message on is queued now, unless queueing failed again.
       if (missedId && this.queueFailures === failuresBefore && this.missed.get(session) === missedId) this.missed.delete(session);
