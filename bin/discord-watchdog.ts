@@ -5,7 +5,7 @@ import { createCommandContext, createLogger, runCli } from '../lib/commands/prog
 
 const stop = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop.abort());
-const ctx = { ...createCommandContext(DISCORD, process.env, undefined), signal: stop.signal };
+const ctx = Object.assign(createCommandContext(DISCORD, process.env, undefined), { signal: stop.signal });
 ctx.io.log = createLogger({ timestamps: true });
 process.exitCode = await runCli(createDiscordWatchdogCommand(ctx), process.argv.slice(2), ctx.io);
 process.exit();

@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Clock } from '../core/util/clock.ts';
 import { findTranscript, TranscriptWatch } from '../core/host/transcript.ts';
+import type { McpServer } from './mcp.ts';
 
 /** After the handshake, how long the CLI's own first tools/list may take before probing starts anyway. */
 const INITIAL_LISTING_MS = 2000;
@@ -49,7 +49,7 @@ export class ChannelDelivery {
   readonly watch: TranscriptWatch;
 
   constructor(
-    private readonly server: Server,
+    private readonly server: Pick<McpServer, 'notify' | 'sendToolListChanged'>,
     /** The transcript path the session recorded (`.transcript` in its state dir). */
     transcriptPath: string,
     private readonly clock: Clock,
@@ -95,7 +95,7 @@ export class ChannelDelivery {
       }
       if (isStopping()) return 'stopping';
       const wait = this.watch.file ? CONFIRM_MS : CONFIRM_NEW_TRANSCRIPT_MS;
-      await this.server.notification({ method: 'notifications/claude/channel', params: { content: message.content, meta: message.meta } });
+      await this.server.notify('notifications/claude/channel', { content: message.content, meta: message.meta });
       if (await this.until(taken, wait, signal)) return 'taken';
     }
     return 'not-taken';

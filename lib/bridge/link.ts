@@ -1,6 +1,6 @@
-import type { ConsolaInstance } from 'consola';
 import type { Clock } from '../core/util/clock.ts';
 import { formatError } from '../core/util/errors.ts';
+import type { Logger } from '../core/util/log.ts';
 import { FrameDecoder, RouterToBridge, encodeFrame } from '../router/protocol.ts';
 
 /** A bridge pings this often; the router ends a link that is silent for 10 s. */
@@ -17,7 +17,7 @@ export interface LinkClientOptions {
   session: string;
   secret: string;
   clock: Clock;
-  log: ConsolaInstance;
+  log: Logger;
   signal: AbortSignal;
   /** Handles one message at a time, in the order the router sent them. */
   onMessage(message: IncomingMessage): Promise<Verdict | undefined>;

@@ -1,33 +1,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { ConsolaInstance } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
 import { claimNotice, type Condition, readCondition, recordCondition, writeCondition } from '../core/store/condition.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { STATE_FILES } from '../core/store/state.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
+import type { Logger } from '../core/util/log.ts';
 import { ChannelDelivery } from './delivery.ts';
 import { runLinkClient } from './link.ts';
+import { McpServer, type McpTool, type McpTransport, type ToolResult } from './mcp.ts';
 
 const ORPHAN_CHECK_MS = 2000;
 
 /** One MCP tool as `tools/list` describes it. */
-export interface BridgeTool {
-  name: string;
-  description: string;
-  inputSchema: { type: 'object'; properties: Record<string, unknown>; required?: string[] };
-}
-
-/** What a tool call returns to the model. */
-export interface ToolResult {
-  content: Array<{ type: 'text'; text: string }>;
-  isError?: boolean;
-}
+export type BridgeTool = McpTool;
+export type { ToolResult };
 
 /** The platform half of a bridge: its tools (named and shaped as the official plugin's) and how it posts a notice. */
 export interface PlatformTools {
@@ -53,11 +41,11 @@ export interface BridgeOptions {
   socketPath: string;
   secret: string;
   platform: PlatformTools;
-  log: ConsolaInstance;
+  log: Logger;
   clock: Clock;
   signal: AbortSignal;
-  /** stdio by default; tests may pass another transport. */
-  transport?: Transport;
+  /** stdio by default; tests may pass streams. */
+  transport?: McpTransport;
 }
 
 /**
@@ -68,30 +56,18 @@ export interface BridgeOptions {
  */
 export async function runBridge(options: BridgeOptions): Promise<void> {
   const { platform, log, stateDir } = options;
-  const server = new Server(
-    { name: platform.serverName, version: '1.0.0' },
-    {
-      // tools.listChanged: the readiness probe (lib/bridge/delivery.ts) depends on it.
-      capabilities: { tools: { listChanged: true }, experimental: { 'claude/channel': {} } },
-      instructions: platform.instructions,
-    },
-  );
   const transcript = readOptionalFile(join(stateDir, STATE_FILES.transcript))?.trim();
   if (!transcript) throw new CrsError(`No transcript path recorded in ${stateDir}.`, { hint: 'Sessions are started by the session manager, not by hand.' });
+  const server = new McpServer({
+    info: { name: platform.serverName, version: '1.0.0' },
+    instructions: platform.instructions,
+    tools: platform,
+    // tools.listChanged (always declared): the readiness probe (lib/bridge/delivery.ts) depends on it.
+    experimental: { 'claude/channel': {} },
+    log,
+  });
   const delivery = new ChannelDelivery(server, transcript, options.clock);
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
-    delivery.noteToolsListed();
-    return { tools: platform.tools as never };
-  });
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    let result: ToolResult;
-    try {
-      result = { content: [{ type: 'text', text: await platform.call(request.params.name, (request.params.arguments ?? {}) as Record<string, unknown>) }] };
-    } catch (error) {
-      result = { isError: true, content: [{ type: 'text', text: formatError(error) }] };
-    }
-    return result as never;
-  });
+  server.ontoolslisted = () => delivery.noteToolsListed();
 
   const initialized = new Promise<void>((resolve) => {
     server.oninitialized = () => resolve();
@@ -99,13 +75,13 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();
   });
-  await server.connect(options.transport ?? new StdioServerTransport());
+  server.connect(options.transport);
   await Promise.race([initialized, closed]);
 
   const stop = new AbortController();
   options.signal.addEventListener('abort', () => stop.abort(), { once: true });
   void closed.then(() => stop.abort());
-  // The SDK's stdio transport may not notice Claude Code going away: a bridge whose parent is gone stops.
+  // stdin may stay open when Claude Code goes away (a grandchild holds it): a bridge whose parent is gone stops.
   const parent = process.ppid;
   const orphanCheck = setInterval(() => process.ppid !== parent && stop.abort(), ORPHAN_CHECK_MS);
   stop.signal.addEventListener('abort', () => clearInterval(orphanCheck), { once: true });
@@ -134,7 +110,7 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
       return { type: 'taken' };
     },
   });
-  await server.close().catch(() => {});
+  server.close();
 
   /** Records a condition of this bridge and tells the chat once (whoever sees it first tells). */
   async function tell(state: Condition['state'], cause: string, fix: string): Promise<void> {

@@ -9,9 +9,26 @@ import type { Platform } from '../core/config/platform.ts';
 export function createCommandContext(platform: Platform, env: Env, io?: CliIO): CommandContext {
   return {
     ...createAppContext(platform, env),
-    io: io ?? { out: (text) => process.stdout.write(`${text}\n`), log: createLogger() },
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    io: io ?? createStdio(),
+    // Asked only when needed: touching process.stdin/stdout creates Node streams (~3 MB in every bridge).
+    get interactive() {
+      return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    },
     runInteractive: async (argv) => Bun.spawn(argv, { stdio: ['inherit', 'inherit', 'inherit'], env: env as Record<string, string> }).exited,
+  };
+}
+
+/** stdout for data, a logger on stderr that is made on first use (a program may set its own first). */
+function createStdio(): CliIO {
+  let log: CliIO['log'] | undefined;
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    get log() {
+      return (log ??= createLogger());
+    },
+    set log(value) {
+      log = value;
+    },
   };
 }
 

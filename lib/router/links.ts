@@ -6,7 +6,7 @@ import type { ConsolaInstance } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { formatError } from '../core/util/errors.ts';
-import { BridgeToRouter, FrameDecoder, type RouterToBridge, encodeFrame } from './protocol.ts';
+import { BridgeToRouter, FrameDecoder, type RouterToBridge, encodeFrame, routerSocketPath } from './protocol.ts';
 
 /** A link that sends nothing (not even a ping) for this long is dead: its bridge hangs or is stopped. */
 export const LINK_SILENCE_MS = 10_000;
@@ -159,10 +159,8 @@ export class LinkServer {
   }
 }
 
-/** The router socket of a sessions dir. */
-export function routerSocketPath(sessionsDir: string): string {
-  return join(sessionsDir, 'router.sock');
-}
+// Kept here for the router's callers; it lives with the protocol so a bridge need not load the router.
+export { routerSocketPath };
 
 /** Reads a session's link secret without creating one (the router never makes secrets up). */
 export function readLinkSecret(stateDir: string): string | undefined {

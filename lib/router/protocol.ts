@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { join } from 'node:path';
 
 /**
  * The link between a platform's router and the bridges of its sessions: one JSON object per line
@@ -8,27 +8,85 @@ import { z } from 'zod';
  */
 export const LINK_VERSION = 1;
 
-const id = z.string().regex(/^-?[0-9]{1,20}$/);
-const meta = z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string());
+const ID = /^-?[0-9]{1,20}$/;
+const META_KEY = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-export const BridgeToRouter = z.discriminatedUnion('type', [
+export type BridgeToRouter =
   /** First line: which session, and its secret. */
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('hello'), session: id, secret: z.string().min(32).max(128), pid: z.number().int() }),
+  | { v: 1; type: 'hello'; session: string; secret: string; pid: number }
   /** Claude Code took the message (it leaves the inbox). */
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('taken'), id }),
+  | { v: 1; type: 'taken'; id: string }
   /** It was not taken: `deaf` (Claude Code did not take it), `stopping` (the session is being stopped). It stays queued. */
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('not-taken'), id, reason: z.enum(['deaf', 'stopping']) }),
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('ping') }),
-]);
-export type BridgeToRouter = z.infer<typeof BridgeToRouter>;
+  | { v: 1; type: 'not-taken'; id: string; reason: 'deaf' | 'stopping' }
+  | { v: 1; type: 'ping' };
 
-export const RouterToBridge = z.discriminatedUnion('type', [
+export type RouterToBridge =
   /** The hello was accepted: messages follow. */
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('welcome') }),
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('message'), id, content: z.string(), meta }),
-  z.object({ v: z.literal(LINK_VERSION), type: z.literal('pong') }),
-]);
-export type RouterToBridge = z.infer<typeof RouterToBridge>;
+  | { v: 1; type: 'welcome' }
+  | { v: 1; type: 'message'; id: string; content: string; meta: Record<string, string> }
+  | { v: 1; type: 'pong' };
+
+/**
+ * Checks one parsed line and returns the frame with only its known fields, or why it is not one.
+ * Hand-written rather than zod: the bridge (one process per session) would pay ~7 MB to load zod.
+ */
+export interface FrameSchema<T> {
+  read(value: unknown): { frame: T } | { error: string };
+}
+
+export const BridgeToRouter: FrameSchema<BridgeToRouter> = {
+  read: (value) =>
+    readFrame(value, (f) => {
+      switch (f.type) {
+        case 'hello': {
+          const { session, secret, pid } = f;
+          if (!isId(session)) return 'session: not an id';
+          if (typeof secret !== 'string' || secret.length < 32 || secret.length > 128) return 'secret: not 32 to 128 characters';
+          if (!Number.isSafeInteger(pid)) return 'pid: not an integer';
+          return { v: LINK_VERSION, type: 'hello', session, secret, pid: pid as number };
+        }
+        case 'taken':
+          return isId(f.id) ? { v: LINK_VERSION, type: 'taken', id: f.id } : 'id: not an id';
+        case 'not-taken':
+          if (!isId(f.id)) return 'id: not an id';
+          if (f.reason !== 'deaf' && f.reason !== 'stopping') return 'reason: not deaf or stopping';
+          return { v: LINK_VERSION, type: 'not-taken', id: f.id, reason: f.reason };
+        case 'ping':
+          return { v: LINK_VERSION, type: 'ping' };
+        default:
+          return `unknown type ${JSON.stringify(f.type)?.slice(0, 40)}`;
+      }
+    }),
+};
+
+export const RouterToBridge: FrameSchema<RouterToBridge> = {
+  read: (value) =>
+    readFrame(value, (f) => {
+      switch (f.type) {
+        case 'welcome':
+          return { v: LINK_VERSION, type: 'welcome' };
+        case 'message': {
+          const { id, content, meta } = f;
+          if (!isId(id)) return 'id: not an id';
+          if (typeof content !== 'string') return 'content: not a string';
+          if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return 'meta: not an object';
+          const entries = Object.entries(meta);
+          const bad = entries.find(([key, v]) => !META_KEY.test(key) || typeof v !== 'string');
+          if (bad) return `meta: bad entry ${JSON.stringify(bad[0]).slice(0, 40)}`;
+          return { v: LINK_VERSION, type: 'message', id, content, meta: Object.fromEntries(entries) as Record<string, string> };
+        }
+        case 'pong':
+          return { v: LINK_VERSION, type: 'pong' };
+        default:
+          return `unknown type ${JSON.stringify(f.type)?.slice(0, 40)}`;
+      }
+    }),
+};
+
+/** The router socket of a sessions dir. */
+export function routerSocketPath(sessionsDir: string): string {
+  return join(sessionsDir, 'router.sock');
+}
 
 /** Distributes `Omit` over a union, so each frame keeps its own fields. */
 type WithoutVersion<T> = T extends unknown ? Omit<T, 'v'> : never;
@@ -49,7 +107,7 @@ export class FrameDecoder<T> {
   private readonly decoder = new TextDecoder();
 
   constructor(
-    private readonly schema: z.ZodType<T>,
+    private readonly schema: FrameSchema<T>,
     private readonly onInvalid: (reason: string) => void,
   ) {}
 
@@ -72,10 +130,23 @@ export class FrameDecoder<T> {
         this.onInvalid('a line that is not JSON');
         continue;
       }
-      const parsed = this.schema.safeParse(value);
-      if (parsed.success) frames.push(parsed.data);
-      else this.onInvalid(`an invalid frame (${parsed.error.issues[0]?.message ?? 'unknown'})`);
+      const parsed = this.schema.read(value);
+      if ('frame' in parsed) frames.push(parsed.frame);
+      else this.onInvalid(`an invalid frame (${parsed.error})`);
     }
     return frames;
   }
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID.test(value);
+}
+
+/** The version and shape every frame shares, then `check` for its own fields. */
+function readFrame<T>(value: unknown, check: (frame: Record<string, unknown>) => T | string): { frame: T } | { error: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'not an object' };
+  const frame = value as Record<string, unknown>;
+  if (frame.v !== LINK_VERSION) return { error: `version ${JSON.stringify(frame.v)?.slice(0, 20)}, expected ${LINK_VERSION}` };
+  const result = check(frame);
+  return typeof result === 'string' ? { error: result } : { frame: result };
 }

@@ -2,10 +2,10 @@ import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { assertId } from '../../core/config/paths.ts';
 import { linkSecret } from '../../core/store/state.ts';
-import { createLogger } from '../../core/util/log.ts';
+import { createStderrLogger } from '../../core/util/log.ts';
 import { runBridge } from '../../bridge/server.ts';
 import type { PlatformTools } from '../../bridge/server.ts';
-import { routerSocketPath } from '../../router/links.ts';
+import { routerSocketPath } from '../../router/protocol.ts';
 
 /**
  * `bridge --id <id>`: the Claude Code channel (MCP over stdio) of one session, started by that
@@ -21,7 +21,7 @@ export default (ctx: CommandContext, tools: (id: string) => PlatformTools) =>
       const id = assertId(ctx.platform, args.id);
       const stateDir = ctx.manager.stateDir(id);
       // stdout carries MCP frames: every log line goes to stderr, which Claude Code keeps apart.
-      const log = createLogger({ timestamps: true });
+      const log = createStderrLogger({ timestamps: true });
       await runBridge({
         session: id,
         stateDir,

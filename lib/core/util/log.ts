@@ -1,8 +1,21 @@
-import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { type ConsolaInstance, type LogObject, createConsola } from 'consola/core';
 
 /** A log file is rotated to `<file>.1` past this size, so a daemon left for weeks stays bounded. */
 const MAX_LOG_BYTES = 5 * 1024 * 1024;
+
+/**
+ * What code that only logs needs: the four levels. A `ConsolaInstance` satisfies it, and so does
+ * `createStderrLogger`'s, which the bridge uses: it runs once per session, and creating the Node
+ * stream behind `process.stderr` alone costs it ~3 MB.
+ */
+export interface Logger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  /** Shown only with CRS_DEBUG set. */
+  debug(...args: unknown[]): void;
+}
 
 export interface LoggerOptions {
   /** Prefix lines with `[HH:MM:SS]` (daemons). */
@@ -22,6 +35,27 @@ export function formatLogLine(entry: Pick<LogObject, 'type' | 'args' | 'date'>, 
   const level = entry.type === 'error' || entry.type === 'fatal' ? 'error: ' : entry.type === 'warn' ? 'warning: ' : '';
   const text = entry.args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
   return `${time}${level}${text}`;
+}
+
+/**
+ * A logger without consola: `[HH:MM:SS] warning: text` lines (as `createLogger` writes them) on stderr,
+ * debug lines only with CRS_DEBUG.
+ */
+export function createStderrLogger(options: Omit<LoggerOptions, 'file'> & { debug?: boolean } = {}): Logger {
+  const write = options.write ?? writeStderr;
+  const debug = options.debug ?? Boolean(process.env.CRS_DEBUG);
+  const timestamps = Boolean(options.timestamps);
+  const at = (type: string) => (...args: unknown[]) => write(formatLogLine({ type: type as LogObject['type'], args, date: new Date() }, timestamps));
+  return { info: at('info'), warn: at('warn'), error: at('error'), debug: debug ? at('debug') : () => {} };
+}
+
+/** A synchronous write to fd 2 (process.stderr is a Node stream that costs ~3 MB to create); never throws. */
+function writeStderr(line: string): void {
+  try {
+    writeSync(2, `${line}\n`);
+  } catch {
+    // A full or closed stderr must not take the process down.
+  }
 }
 
 function appendRotating(file: string, line: string): void {

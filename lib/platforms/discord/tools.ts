@@ -12,7 +12,8 @@ import {
 import { CrsError } from '../../core/util/errors.ts';
 import { chunkText } from '../../core/util/text.ts';
 import { formatConditionNotice } from '../notify.ts';
-import { type DiscordAttachment, DiscordApi, type DiscordMessage } from './api.ts';
+import type { DiscordAttachment, DiscordMessage } from './api.ts';
+import { DiscordRest } from './rest.ts';
 
 /** Discord's message length limit. */
 const TEXT_LIMIT = 2000;
@@ -31,7 +32,7 @@ export interface DiscordToolsOptions {
   home: string;
   /** The session's name in notices (`dc-<id>` by default). */
   name?: string;
-  /** Fetches attachment downloads; the global fetch by default. */
+  /** Makes the REST calls and attachment downloads; the global fetch by default. */
   fetch?: typeof fetch;
 }
 
@@ -128,7 +129,7 @@ export function chunkForDiscord(text: string): string[] {
  */
 export function createDiscordTools(options: DiscordToolsOptions): PlatformTools {
   const { channelId, stateDir } = options;
-  const api = new DiscordApi({ token: options.token, baseUrl: options.apiUrl });
+  const api = new DiscordRest({ token: options.token, baseUrl: options.apiUrl, fetch: options.fetch });
   const guard: FileGuardOptions = { stateDir, configDirs: options.configDirs, home: options.home };
   const download = options.fetch ?? fetch;
   let me: Promise<string | undefined> | undefined;

@@ -1,5 +1,4 @@
 import { extname } from 'node:path';
-import { Api, InputFile } from 'grammy';
 import type { ReactionTypeEmoji } from 'grammy/types';
 import type { BridgeTool, PlatformTools } from '../../bridge/server.ts';
 import {
@@ -15,6 +14,7 @@ import {
 import { CrsError } from '../../core/util/errors.ts';
 import { chunkText } from '../../core/util/text.ts';
 import { formatConditionNotice } from '../notify.ts';
+import { BotApi } from './bot-api.ts';
 
 /** Telegram's message length limit. */
 const TEXT_LIMIT = 4096;
@@ -31,7 +31,7 @@ export interface TelegramToolsOptions {
   home: string;
   /** The session's name in notices (`tg-<id>` by default). */
   name?: string;
-  /** Fetches file downloads; the global fetch by default. */
+  /** Makes the Bot API calls and file downloads; the global fetch by default. */
   fetch?: typeof fetch;
 }
 
@@ -117,7 +117,7 @@ export function chunkForTelegram(text: string): string[] {
 /** The Telegram half of a bridge: the official plugin's tools, writing only to the session's own chat. */
 export function createTelegramTools(options: TelegramToolsOptions): PlatformTools {
   const { chatId, stateDir } = options;
-  const api = new Api(options.token, { apiRoot: options.apiRoot });
+  const api = new BotApi({ token: options.token, apiRoot: options.apiRoot, fetch: options.fetch });
   const guard: FileGuardOptions = { stateDir, configDirs: options.configDirs, home: options.home };
   const download = options.fetch ?? fetch;
   const ownChat = (value: unknown): string => {
@@ -157,7 +157,7 @@ export function createTelegramTools(options: TelegramToolsOptions): PlatformTool
             }
             // Telegram does not mix text and files in one message: each file follows as its own.
             for (const file of files) {
-              const input = new InputFile(readSendable(file), sanitizeFileName(file.name));
+              const input = { data: readSendable(file), name: sanitizeFileName(file.name) };
               const extra = chunks.length ? {} : threading;
               const message = PHOTO_EXTENSIONS.has(extname(file.name).toLowerCase()) ? await api.sendPhoto(chat, input, extra) : await api.sendDocument(chat, input, extra);
               sent.push(message.message_id);
