@@ -10,11 +10,6 @@ import type { Platform } from '../core/config/platform.ts';
 
 /** Environment handed to the bridge through the MCP config (Claude Code starts it with its own env). */
 const BRIDGE_ENV = ['PATH', 'HOME', 'CLAUDE_CONFIG_DIR', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'LANG'] as const;
-/**
- * JavaScriptCore options for the bridge (Bun reads `BUN_JSC_<option>`): a bridge only relays a few
- * messages, so the interpreter is plenty, and without the JIT each of them stays ~2.5 MB smaller.
- */
-const BRIDGE_JSC_OPTIONS = { BUN_JSC_useJIT: '0' };
 /** How long a new session may take to show the development-channel dialog. */
 const DIALOG_WAIT_MS = 20_000;
 const DIALOG_POLL_MS = 100;
@@ -39,7 +34,7 @@ export function bridgeChannelArgs(platform: Platform, env: Env, paths: Paths) {
     if (session.profile[platform.tokenVar]) return undefined;
     const argv = bridgeArgv(platform, id);
     if (!argv) return undefined;
-    const bridgeEnv: Record<string, string> = { ...BRIDGE_JSC_OPTIONS };
+    const bridgeEnv: Record<string, string> = {};
     for (const key of BRIDGE_ENV) if (env[key]) bridgeEnv[key] = env[key]!;
     bridgeEnv.CLAUDE_CONFIG_DIR ??= paths.root;
     const server = bridgeServerName(platform);

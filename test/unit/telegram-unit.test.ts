@@ -50,7 +50,6 @@ describe('bridgeChannelArgs (Telegram)', () => {
     expect(server.args.at(-4)).toMatch(/bin\/telegram-session-manager\.ts$/);
     expect(server.env.CLAUDE_CONFIG_DIR).toBe(sb.root);
     // An interpreter-only bridge stays smaller (bench/memory.ts).
-    expect(server.env.BUN_JSC_useJIT).toBe('0');
     expect(statSync(join(stateDir, 'mcp.json')).mode & 0o777).toBe(0o600);
   });
 
