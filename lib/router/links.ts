@@ -17,9 +17,11 @@ const HELLO_TIMEOUT_MS = 5000;
 export interface Link {
   session: string;
   pid: number;
+  /** The session's bridge, or one of its PermissionRequest hooks waiting for a verdict. */
+  role: 'bridge' | 'hook';
   /** When it last sent anything (ms since the epoch). */
   lastSeen: number;
-  send(frame: Omit<Extract<RouterToBridge, { type: 'message' }>, 'v'> | { type: 'pong' } | { type: 'welcome' }): void;
+  send(frame: Parameters<typeof encodeFrame>[0] & { type: RouterToBridge['type'] }): void;
   close(): void;
 }
 
@@ -110,7 +112,7 @@ export class LinkServer {
       if (data.link) return;
       const secret = this.options.secretOf(frame.session);
       if (!secret || !sameSecret(secret, frame.secret)) {
-        this.options.log.warn(`link: REFUSED a bridge claiming session ${frame.session} (pid ${frame.pid}): wrong secret`);
+        this.options.log.warn(`link: REFUSED a ${frame.role ?? 'bridge'} claiming session ${frame.session} (pid ${frame.pid}): wrong secret`);
         socket.end();
         return;
       }
@@ -118,6 +120,7 @@ export class LinkServer {
       const link: Link = {
         session: frame.session,
         pid: frame.pid,
+        role: frame.role ?? 'bridge',
         lastSeen: this.options.clock.now(),
         send: (value) => void socket.write(encodeFrame(value)),
         // Forceful: a stopped peer never answers a polite end.
@@ -151,6 +154,8 @@ export class LinkServer {
   private closeSilent(): void {
     const now = this.options.clock.now();
     for (const link of [...this.live]) {
+      // A hook waits for the owner without a word; it ends when Claude Code ends it.
+      if (link.role === 'hook') continue;
       if (now - link.lastSeen > (this.options.silenceMs ?? LINK_SILENCE_MS)) {
         this.options.log.warn(`link: the bridge of session ${link.session} (pid ${link.pid}) went silent; closing its link`);
         link.close();

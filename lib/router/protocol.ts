@@ -10,10 +10,27 @@ export const LINK_VERSION = 1;
 
 const ID = /^-?[0-9]{1,20}$/;
 const META_KEY = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Claude Code's permission request ids: 5 letters a–z without `l` (ours for the hook path too). */
+export const REQUEST_ID = /^[a-km-z]{5}$/;
+
+/** A permission Claude Code asks for, as the relay (or our PermissionRequest hook) gives it. */
+export interface PermissionAsk {
+  request_id: string;
+  tool_name: string;
+  description: string;
+  input_preview: string;
+}
 
 export type BridgeToRouter =
-  /** First line: which session, and its secret. */
-  | { v: 1; type: 'hello'; session: string; secret: string; pid: number }
+  /**
+   * First line: which session, and its secret. `role`: `bridge` (the session's channel, default) or
+   * `hook` (a PermissionRequest hook of the session asking for one verdict).
+   */
+  | { v: 1; type: 'hello'; session: string; secret: string; pid: number; role?: 'bridge' | 'hook' }
+  /** Claude Code asks for a permission: the owner decides in the chat. */
+  | { v: 1; type: 'permission-request'; request_id: string; tool_name: string; description: string; input_preview: string }
+  /** A request was answered elsewhere (in the terminal): its message in the chat is closed. */
+  | { v: 1; type: 'permission-resolved'; request_id: string }
   /** Claude Code took the message (it leaves the inbox). */
   | { v: 1; type: 'taken'; id: string }
   /** It was not taken: `deaf` (Claude Code did not take it), `stopping` (the session is being stopped). It stays queued. */
@@ -24,6 +41,8 @@ export type RouterToBridge =
   /** The hello was accepted: messages follow. */
   | { v: 1; type: 'welcome' }
   | { v: 1; type: 'message'; id: string; content: string; meta: Record<string, string> }
+  /** The owner's verdict on a permission request. */
+  | { v: 1; type: 'permission'; request_id: string; behavior: 'allow' | 'deny' }
   | { v: 1; type: 'pong' };
 
 /**
@@ -39,12 +58,23 @@ export const BridgeToRouter: FrameSchema<BridgeToRouter> = {
     readFrame(value, (f) => {
       switch (f.type) {
         case 'hello': {
-          const { session, secret, pid } = f;
+          const { session, secret, pid, role = 'bridge' } = f;
           if (!isId(session)) return 'session: not an id';
           if (typeof secret !== 'string' || secret.length < 32 || secret.length > 128) return 'secret: not 32 to 128 characters';
           if (!Number.isSafeInteger(pid)) return 'pid: not an integer';
-          return { v: LINK_VERSION, type: 'hello', session, secret, pid: pid as number };
+          if (role !== 'bridge' && role !== 'hook') return 'role: not bridge or hook';
+          return { v: LINK_VERSION, type: 'hello', session, secret, pid: pid as number, role };
         }
+        case 'permission-request': {
+          const { request_id, tool_name, description, input_preview } = f;
+          if (!isRequestId(request_id)) return 'request_id: not 5 letters';
+          if (!isText(tool_name, 200) || !tool_name) return 'tool_name: not a name';
+          if (!isText(description, 4000)) return 'description: not a string of at most 4000 characters';
+          if (!isText(input_preview, 8000)) return 'input_preview: not a string of at most 8000 characters';
+          return { v: LINK_VERSION, type: 'permission-request', request_id, tool_name, description, input_preview };
+        }
+        case 'permission-resolved':
+          return isRequestId(f.request_id) ? { v: LINK_VERSION, type: 'permission-resolved', request_id: f.request_id } : 'request_id: not 5 letters';
         case 'taken':
           return isId(f.id) ? { v: LINK_VERSION, type: 'taken', id: f.id } : 'id: not an id';
         case 'not-taken':
@@ -75,6 +105,10 @@ export const RouterToBridge: FrameSchema<RouterToBridge> = {
           if (bad) return `meta: bad entry ${JSON.stringify(bad[0]).slice(0, 40)}`;
           return { v: LINK_VERSION, type: 'message', id, content, meta: Object.fromEntries(entries) as Record<string, string> };
         }
+        case 'permission':
+          if (!isRequestId(f.request_id)) return 'request_id: not 5 letters';
+          if (f.behavior !== 'allow' && f.behavior !== 'deny') return 'behavior: not allow or deny';
+          return { v: LINK_VERSION, type: 'permission', request_id: f.request_id, behavior: f.behavior };
         case 'pong':
           return { v: LINK_VERSION, type: 'pong' };
         default:
@@ -140,6 +174,14 @@ export class FrameDecoder<T> {
 
 function isId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
+}
+
+function isRequestId(value: unknown): value is string {
+  return typeof value === 'string' && REQUEST_ID.test(value);
+}
+
+function isText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length <= max;
 }
 
 /** The version and shape every frame shares, then `check` for its own fields. */

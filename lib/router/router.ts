@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { currentCondition } from '../core/store/condition.ts';
-import { hasState } from '../core/store/state.ts';
+import { addAlwaysAllowed, hasState, loadAlwaysAllowed } from '../core/store/state.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
 import { Inbox, type InboxEntry } from './inbox.ts';
-import { type Link, LinkServer, readLinkSecret, routerSocketPath } from './links.ts';
+import type { PendingPermission, PermissionChoice, PermissionOutcome } from './permissions.ts';
+import type { Actor } from '../core/control/authorize.ts';
+import { writeCondition } from '../core/store/condition.ts';
+import { type Link, LinkServer, type LinkServerOptions, readLinkSecret, routerSocketPath } from './links.ts';
 
 /** How often sessions with queued messages and no bridge are looked after. */
 const SWEEP_MS = 5000;
@@ -35,6 +38,23 @@ export interface ChannelAdapter {
   typing?(session: string): Promise<void>;
   /** Creates the session of a chat that has none yet (the platform knows its name, parent, type). */
   spawn(session: string): Promise<{ tmux: string }>;
+  /**
+   * Posts an approval request in the session's chat, for the owner only: the session's name, the tool,
+   * the description, the input preview, and Allow / Deny / Always allow <tool> / Details. Returns what
+   * `settlePermission` needs to edit it.
+   */
+  askPermission(request: PendingPermission): Promise<unknown>;
+  /** Edits an approval message to show how it ended (the decision, who took it and when); its buttons go. */
+  settlePermission(request: PendingPermission, ref: unknown, outcome: PermissionOutcome): Promise<void>;
+}
+
+/** A permission request waiting for the owner, with where its verdict goes and its message. */
+interface PendingEntry {
+  request: PendingPermission;
+  link: Link;
+  ref?: unknown;
+  /** The adapter's post, awaited before the message is edited. */
+  posted: Promise<void>;
 }
 
 export interface RouterOptions {
@@ -75,6 +95,8 @@ export class Router {
   private readonly droppedAt = new Map<string, number>();
   /** Liveness restarts per session: when the last was, and how many in a row. */
   private readonly restarts = new Map<string, { at: number; count: number }>();
+  /** Permission requests waiting for the owner, by `<session>/<request id>`. */
+  private readonly permissions = new Map<string, PendingEntry>();
   private readonly server: LinkServer;
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
@@ -192,6 +214,7 @@ export class Router {
 
   private onLink(link: Link): void {
     const { log, manager } = this.options;
+    if (link.role === 'hook') return; // a PermissionRequest hook: it only asks for a verdict
     this.links.get(link.session)?.link.close();
     this.links.set(link.session, { link, inflight: null, stalled: false });
     this.connects.set(link.session, (this.connects.get(link.session) ?? 0) + 1);
@@ -201,7 +224,9 @@ export class Router {
     this.pump(link.session);
   }
 
-  private onFrame(link: Link, frame: { type: 'taken' | 'not-taken'; id: string; reason?: string }): void {
+  private onFrame(link: Link, frame: Parameters<LinkServerOptions['onFrame']>[1]): void {
+    if (frame.type === 'permission-request') return void this.onPermissionRequest(link, frame);
+    if (frame.type === 'permission-resolved') return void this.settle(link.session, frame.request_id, { result: 'terminal', at: this.options.clock.now() });
     const state = this.links.get(link.session);
     if (!state || state.link !== link || state.inflight !== frame.id) return;
     state.inflight = null;
@@ -222,11 +247,102 @@ export class Router {
 
   /** A bridge went away: what it had not confirmed stays queued, and the session is woken if it stopped. */
   private onClose(link: Link): void {
+    // What it asked and nobody answered is no longer asked.
+    for (const [key, entry] of this.permissions) {
+      if (entry.link === link) void this.settle(entry.request.session, entry.request.request_id, { result: 'gone', at: this.options.clock.now() }, key);
+    }
+    if (link.role === 'hook') return;
     const state = this.links.get(link.session);
     if (state?.link !== link) return;
     this.links.delete(link.session);
     this.droppedAt.set(link.session, this.options.clock.now());
     if (this.inbox(link.session).size) void this.ensureSession(link.session);
+  }
+
+  /** A request still waiting for the owner, for the platform's Details button. */
+  pendingPermission(session: string, requestId: string): PendingPermission | undefined {
+    return this.permissions.get(`${session}/${requestId}`)?.request;
+  }
+
+  /** The requests waiting in a session (for `yes`/`no` without an id, and for status). */
+  pendingPermissions(session: string): PendingPermission[] {
+    return [...this.permissions.values()].filter((e) => e.request.session === session).map((e) => e.request);
+  }
+
+  /**
+   * The owner's verdict (the actor is authorised by the platform first): sent to whoever asked, kept
+   * for good with `always`, and the request's message edited. `unknown`: no such request waits (it was
+   * answered already, or its session stopped asking).
+   */
+  decidePermission(session: string, requestId: string, choice: PermissionChoice, actor: Actor): 'done' | 'unknown' {
+    const entry = this.permissions.get(`${session}/${requestId}`);
+    if (!entry) return 'unknown';
+    const { manager, log } = this.options;
+    if (choice === 'always') addAlwaysAllowed(manager.stateDir(session), entry.request.tool_name);
+    entry.link.send({ type: 'permission', request_id: requestId, behavior: choice === 'deny' ? 'deny' : 'allow' });
+    log.info(`PERMISSION  ${manager.tmuxName(session)} ${entry.request.tool_name} (${requestId}): ${choice} by user ${actor.id}`);
+    void this.settle(session, requestId, { result: choice, by: actor, at: this.options.clock.now() });
+    return 'done';
+  }
+
+  /** A new request: answered at once for a tool allowed for good, else posted for the owner. */
+  private onPermissionRequest(link: Link, frame: Extract<Parameters<LinkServerOptions['onFrame']>[1], { type: 'permission-request' }>): void {
+    const { manager, log, adapter, clock } = this.options;
+    const session = link.session;
+    const request: PendingPermission = {
+      session,
+      request_id: frame.request_id,
+      tool_name: frame.tool_name,
+      description: frame.description,
+      input_preview: frame.input_preview,
+      via: link.role === 'hook' ? 'hook' : 'relay',
+      at: clock.now(),
+    };
+    if (loadAlwaysAllowed(manager.stateDir(session)).includes(request.tool_name)) {
+      link.send({ type: 'permission', request_id: request.request_id, behavior: 'allow' });
+      log.info(`PERMISSION  ${manager.tmuxName(session)} ${request.tool_name} (${request.request_id}): allowed, always allowed in this session`);
+      return;
+    }
+    const key = `${session}/${request.request_id}`;
+    if (this.permissions.has(key)) return; // asked again (the relay and a hook): one message
+    const entry: PendingEntry = { request, link, posted: Promise.resolve() };
+    entry.posted = adapter
+      .askPermission(request)
+      .then((ref) => void (entry.ref = ref))
+      .catch((error) => log.error(`posting the permission request ${request.request_id} of ${manager.tmuxName(session)} failed: ${formatError(error)}`));
+    this.permissions.set(key, entry);
+    this.markWaiting(session);
+    log.info(`PERMISSION  ${manager.tmuxName(session)} asks for ${request.tool_name} (${request.request_id}, via ${request.via})`);
+  }
+
+  /** Ends a request: its message edited once it was posted, and the session no longer WAITING when none is left. */
+  private async settle(session: string, requestId: string, outcome: PermissionOutcome, key = `${session}/${requestId}`): Promise<void> {
+    const entry = this.permissions.get(key);
+    if (!entry) return;
+    this.permissions.delete(key);
+    this.markWaiting(session);
+    await entry.posted;
+    if (entry.ref === undefined) return;
+    await this.options.adapter.settlePermission(entry.request, entry.ref, outcome).catch((error) => this.options.log.warn(`editing the permission message ${requestId} failed: ${formatError(error)}`));
+  }
+
+  /** A session with requests waiting is WAITING (never suspended as idle); the condition goes with the last one. */
+  private markWaiting(session: string): void {
+    const pending = this.pendingPermissions(session);
+    const dir = this.options.manager.stateDir(session);
+    try {
+      if (!pending.length) return writeCondition(dir, 'router', undefined);
+      const first = pending[0]!;
+      writeCondition(dir, 'router', {
+        state: 'WAITING',
+        cause: `asks to use ${first.tool_name}${pending.length > 1 ? ` (and ${pending.length - 1} more)` : ''}: ${first.description.slice(0, 120)}`,
+        fix: `Allow or Deny in the chat (or \`yes ${first.request_id}\` / \`no ${first.request_id}\`)`,
+        since: first.at,
+        notified: true,
+      });
+    } catch (error) {
+      this.options.log.warn(`recording the WAITING state of ${session} failed: ${formatError(error)}`);
+    }
   }
 
   /** Hands the oldest queued message of a session to its bridge, if connected and idle. */

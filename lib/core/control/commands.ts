@@ -4,6 +4,7 @@ import { SEND_KEYS, planSend } from '../host/send-keys.ts';
 import type { Platform } from '../config/platform.ts';
 import { formatCondition, formatNewConversation, formatSpawn } from '../sessions/format.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../sessions/manager.ts';
+import { clearAlwaysAllowed, loadAlwaysAllowed } from '../store/state.ts';
 
 /**
  * The chat commands every platform offers an owner, written once: each takes the session of the chat
@@ -20,6 +21,7 @@ export const CHAT_COMMANDS = [
   { name: 'workdir', description: 'Show or change the working directory', usage: '[path]' },
   { name: 'profile', description: 'Show or switch the profile (same conversation)', usage: '[name]' },
   { name: 'send', description: 'Answer a dialog: a key (1, 2, enter, esc…) or text', usage: '<key or text>' },
+  { name: 'allowed', description: 'Tools always allowed in this session; `clear` forgets them', usage: '[clear]' },
 ] as const;
 
 export type ChatCommandName = (typeof CHAT_COMMANDS)[number]['name'];
@@ -72,6 +74,16 @@ export async function runChatCommand(name: ChatCommandName, input: string, ctx: 
     }
     case 'send':
       return sendKeys(row, input, ctx);
+    case 'allowed': {
+      const dir = manager.stateDir(session);
+      if (input.trim() === 'clear') {
+        clearAlwaysAllowed(dir);
+        return 'No tool is always allowed in this session any more: each asks again.';
+      }
+      if (input.trim()) return `Usage: ${spell(ctx, 'allowed')} [clear]`;
+      const tools = loadAlwaysAllowed(dir);
+      return tools.length ? `Always allowed in this session: ${tools.join(', ')}. ${spell(ctx, 'allowed')} clear forgets them.` : 'No tool is always allowed in this session.';
+    }
   }
 }
 

@@ -25,7 +25,7 @@ import { rootRefusal } from '../host/preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from '../store/registry.ts';
 import { freshSessionId, sessionIdFor } from '../host/session-id.ts';
 import { expectedTranscript, findTranscript, isResumable, resumeArgs, setTranscriptAside } from '../host/transcript.ts';
-import { STATE_FILES, ensureStateDir, hasState, linkSecret, readState, removeState, touchState, writeAccess, writeState } from '../store/state.ts';
+import { STATE_FILES, clearAlwaysAllowed, ensureStateDir, hasState, linkSecret, readState, removeState, touchState, writeAccess, writeState } from '../store/state.ts';
 import type { Tmux, TmuxSessionInfo } from '../host/tmux.ts';
 
 /** Lines of a dead pane kept in `last-exit`. */
@@ -368,6 +368,8 @@ export class SessionManager {
       if (channelArgs) rmSync(join(dir, 'access.json'), { force: true });
       else writeAccess(dir, { allowFrom: config.allowedUserIds, groups: plan.parent ? [plan.id, plan.parent] : [plan.id] });
       writeState(dir, 'sessionId', plan.sessionId);
+      // A new conversation starts without the old one's "always allow" answers.
+      if (plan.fresh) clearAlwaysAllowed(dir);
       writeState(dir, 'workdir', plan.workdir);
       writeState(dir, 'profile', plan.profileName);
       clearConditions(dir);

@@ -13,8 +13,11 @@ import { writeFileAtomic } from './fs-atomic.ts';
  */
 export type ConditionState = 'WAITING' | 'DEAF' | 'LIMITED' | 'LOGGED_OUT';
 
-/** Who saw it: the pane observer (screen text) or the session's bridge (messages not taken). */
-export type ConditionSource = 'pane' | 'bridge';
+/**
+ * Who saw it: the pane observer (screen text), the router (a permission request waiting for the
+ * owner) or the session's bridge (messages not taken).
+ */
+export type ConditionSource = 'pane' | 'router' | 'bridge';
 
 export interface Condition {
   state: ConditionState;
@@ -30,7 +33,7 @@ export interface Condition {
   notified?: boolean;
 }
 
-const FILES: Record<ConditionSource, string> = { pane: '.condition-pane.json', bridge: '.condition-bridge.json' };
+const FILES: Record<ConditionSource, string> = { pane: '.condition-pane.json', router: '.condition-router.json', bridge: '.condition-bridge.json' };
 
 /** One source's condition of a session, or undefined (absent or unreadable). */
 export function readCondition(stateDir: string, source: ConditionSource): Condition | undefined {
@@ -48,9 +51,12 @@ export function writeCondition(stateDir: string, source: ConditionSource, condit
   else rmSync(file, { force: true });
 }
 
-/** The condition that counts for a running session: the pane's (a dialog blocks everything) before the bridge's. */
+/**
+ * The condition that counts for a running session: a permission request waiting for the owner first,
+ * then the pane's (a dialog blocks everything), then the bridge's.
+ */
 export function currentCondition(stateDir: string): Condition | undefined {
-  return readCondition(stateDir, 'pane') ?? readCondition(stateDir, 'bridge');
+  return readCondition(stateDir, 'router') ?? readCondition(stateDir, 'pane') ?? readCondition(stateDir, 'bridge');
 }
 
 /** Clears both sources (a session that stopped or restarted starts with a clean slate). */

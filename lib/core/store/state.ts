@@ -102,3 +102,28 @@ export function touchState(dir: string, file: StateFile, content = ''): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, STATE_FILES[file]), content);
 }
+
+const ALWAYS_FILE = '.always-allow.json';
+/** Tool names as Claude Code gives them (`Bash`, `mcp__server__tool`): anything else is not stored. */
+const TOOL_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/** The tools a session's owner allowed for good ("Always allow <tool> in this session"). */
+export function loadAlwaysAllowed(stateDir: string): string[] {
+  try {
+    const data = JSON.parse(readOptionalFile(join(stateDir, ALWAYS_FILE)) ?? '{}') as { tools?: unknown };
+    return Array.isArray(data.tools) ? data.tools.filter((t): t is string => typeof t === 'string' && TOOL_NAME.test(t)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function addAlwaysAllowed(stateDir: string, tool: string): void {
+  if (!TOOL_NAME.test(tool)) return;
+  const tools = [...new Set([...loadAlwaysAllowed(stateDir), tool])].sort();
+  writeFileAtomic(join(stateDir, ALWAYS_FILE), `${JSON.stringify({ tools }, null, 2)}\n`, 0o600);
+}
+
+/** Forgets every "always allow" of a session (`/allowed clear`, and a fresh conversation). */
+export function clearAlwaysAllowed(stateDir: string): void {
+  rmSync(join(stateDir, ALWAYS_FILE), { force: true });
+}
