@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './core/util/clock.ts';
 import { SessionManager } from './core/sessions/manager.ts';
 import { type Env, type Paths, resolvePaths, stateDirOf } from './core/config/paths.ts';
 import type { Platform } from './core/config/platform.ts';
+import { sessionSettings } from './bridge/hooks.ts';
 import { answerDevChannelDialog, bridgeChannelArgs } from './bridge/launch.ts';
 import { Tmux, type TmuxRunnerOptions, createTmuxRunner } from './core/host/tmux.ts';
 
@@ -23,6 +24,7 @@ export function createAppContext(platform: Platform, env: Env, clock: Clock = sy
   // Sessions get their chat's messages from the platform's router through our bridge channel.
   const channel = {
     channelArgs: bridgeChannelArgs(platform, env, paths),
+    sessionSettings: sessionSettings(platform, env, paths),
     afterStart: answerDevChannelDialog(platform, tmux, clock, (name) => conditionDirOf(platform, paths, name)),
   };
   // CRS_UID (a test seam) sets the uid the root check sees, so both cases are tested whoever runs the tests.

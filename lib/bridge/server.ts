@@ -8,7 +8,8 @@ import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
 import type { Logger } from '../core/util/log.ts';
 import { ChannelDelivery } from './delivery.ts';
-import { runLinkClient } from './link.ts';
+import { createLinkClient } from './link.ts';
+import { PermissionRelay } from './permissions.ts';
 import { McpServer, type McpTool, type McpTransport, type ToolResult } from './mcp.ts';
 
 const ORPHAN_CHECK_MS = 2000;
@@ -63,34 +64,22 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
     instructions: platform.instructions,
     tools: platform,
     // tools.listChanged (always declared): the readiness probe (lib/bridge/delivery.ts) depends on it.
-    experimental: { 'claude/channel': {} },
+    experimental: { 'claude/channel': {}, ...PermissionRelay.capability },
     log,
   });
   const delivery = new ChannelDelivery(server, transcript, options.clock);
   server.ontoolslisted = () => delivery.noteToolsListed();
 
-  const initialized = new Promise<void>((resolve) => {
-    server.oninitialized = () => resolve();
-  });
-  const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve();
-  });
-  server.connect(options.transport);
-  await Promise.race([initialized, closed]);
-
   const stop = new AbortController();
   options.signal.addEventListener('abort', () => stop.abort(), { once: true });
-  void closed.then(() => stop.abort());
   // stdin may stay open when Claude Code goes away (a grandchild holds it): a bridge whose parent is gone stops.
   const parent = process.ppid;
   const orphanCheck = setInterval(() => process.ppid !== parent && stop.abort(), ORPHAN_CHECK_MS);
   stop.signal.addEventListener('abort', () => clearInterval(orphanCheck), { once: true });
 
-  // Connect to the router only once Claude Code takes channel messages: "hello" means "send".
-  if (!(await delivery.waitReady(stop.signal)) && !stop.signal.aborted) log.warn('Claude Code did not confirm it listens to channel messages; delivering anyway');
-  await tellNewConversation();
   const stopping = () => existsSync(join(stateDir, STATE_FILES.stopping));
-  await runLinkClient({
+  let relay: PermissionRelay | undefined;
+  const link = createLinkClient({
     socketPath: options.socketPath,
     session: options.session,
     secret: options.secret,
@@ -109,7 +98,26 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
       if (readCondition(stateDir, 'bridge')) writeCondition(stateDir, 'bridge', undefined);
       return { type: 'taken' };
     },
+    onVerdict: (verdict) => relay?.onVerdict(verdict),
   });
+  // Before connecting: a permission request may come at any time; it waits in the link's outbox until the link is up.
+  relay = new PermissionRelay(server, link, delivery.watch, log);
+
+  const initialized = new Promise<void>((resolve) => {
+    server.oninitialized = () => resolve();
+  });
+  const closed = new Promise<void>((resolve) => {
+    server.onclose = () => resolve();
+  });
+  server.connect(options.transport);
+  void closed.then(() => stop.abort());
+  await Promise.race([initialized, closed]);
+
+  // Connect to the router only once Claude Code takes channel messages: "hello" means "send".
+  if (!(await delivery.waitReady(stop.signal)) && !stop.signal.aborted) log.warn('Claude Code did not confirm it listens to channel messages; delivering anyway');
+  await tellNewConversation();
+  await link.run();
+  relay.stop();
   server.close();
 
   /** Records a condition of this bridge and tells the chat once (whoever sees it first tells). */

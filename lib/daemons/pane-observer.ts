@@ -161,6 +161,9 @@ export class PaneObserver {
       log.warn(`${want.state}  ${session.tmux}: ${want.cause}`);
     }
     memo.synced = key;
+    // A permission request waiting in the chat already asks the owner (with its buttons): the terminal's
+    // prompt for it is not told a second time.
+    if (want.state === 'WAITING' && readCondition(dir, 'router')?.state === 'WAITING') return void claimNotice(dir, 'pane', want);
     if (!claimNotice(dir, 'pane', want)) return;
     if (want === memo.deaf) memo.deafTold = true;
     try {

@@ -31,6 +31,8 @@ export type BridgeToRouter =
   | { v: 1; type: 'permission-request'; request_id: string; tool_name: string; description: string; input_preview: string }
   /** A request was answered elsewhere (in the terminal): its message in the chat is closed. */
   | { v: 1; type: 'permission-resolved'; request_id: string }
+  /** Claude Code waits for the owner (its Notification hook): the owner hears of it once. */
+  | { v: 1; type: 'attention'; message: string }
   /** Claude Code took the message (it leaves the inbox). */
   | { v: 1; type: 'taken'; id: string }
   /** It was not taken: `deaf` (Claude Code did not take it), `stopping` (the session is being stopped). It stays queued. */
@@ -75,6 +77,8 @@ export const BridgeToRouter: FrameSchema<BridgeToRouter> = {
         }
         case 'permission-resolved':
           return isRequestId(f.request_id) ? { v: LINK_VERSION, type: 'permission-resolved', request_id: f.request_id } : 'request_id: not 5 letters';
+        case 'attention':
+          return isText(f.message, 1000) ? { v: LINK_VERSION, type: 'attention', message: f.message } : 'message: not a string of at most 1000 characters';
         case 'taken':
           return isId(f.id) ? { v: LINK_VERSION, type: 'taken', id: f.id } : 'id: not an id';
         case 'not-taken':

@@ -23,6 +23,8 @@ export const BRIDGE_RECONNECT_GRACE_MS = 10_000;
 /** The first restart for liveness waits this long after the previous one; each next one twice as long. */
 const RESTART_BACKOFF_MS = 30_000;
 const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
+/** The same "waiting for you" is not told again within this. */
+const ATTENTION_REPEAT_MS = 10 * 60_000;
 
 /** A chat message for a session, already authorised and mapped by a platform adapter. */
 export interface RoutedMessage extends Omit<InboxEntry, 'at'> {
@@ -95,6 +97,8 @@ export class Router {
   private readonly droppedAt = new Map<string, number>();
   /** Liveness restarts per session: when the last was, and how many in a row. */
   private readonly restarts = new Map<string, { at: number; count: number }>();
+  /** The last "waiting for you" told per session, so the same words are told once. */
+  private readonly attention = new Map<string, { message: string; at: number }>();
   /** Permission requests waiting for the owner, by `<session>/<request id>`. */
   private readonly permissions = new Map<string, PendingEntry>();
   private readonly server: LinkServer;
@@ -227,6 +231,7 @@ export class Router {
   private onFrame(link: Link, frame: Parameters<LinkServerOptions['onFrame']>[1]): void {
     if (frame.type === 'permission-request') return void this.onPermissionRequest(link, frame);
     if (frame.type === 'permission-resolved') return void this.settle(link.session, frame.request_id, { result: 'terminal', at: this.options.clock.now() });
+    if (frame.type === 'attention') return void this.onAttention(link.session, frame.message);
     const state = this.links.get(link.session);
     if (!state || state.link !== link || state.inflight !== frame.id) return;
     state.inflight = null;
@@ -283,6 +288,24 @@ export class Router {
     log.info(`PERMISSION  ${manager.tmuxName(session)} ${entry.request.tool_name} (${requestId}): ${choice} by user ${actor.id}`);
     void this.settle(session, requestId, { result: choice, by: actor, at: this.options.clock.now() });
     return 'done';
+  }
+
+  /**
+   * Claude Code waits for the owner (its Notification hook). A permission request already has its
+   * message in the chat; anything else is told once (the same words again within 10 minutes are not).
+   */
+  private onAttention(session: string, message: string): void {
+    if (this.pendingPermissions(session).length) return;
+    const now = this.options.clock.now();
+    const last = this.attention.get(session);
+    if (last && last.message === message && now - last.at < ATTENTION_REPEAT_MS) return;
+    this.attention.set(session, { message, at: now });
+    const { manager, adapter, log } = this.options;
+    let name = session;
+    try {
+      name = manager.registry()[session]?.name ?? session;
+    } catch {}
+    void adapter.notify(session, `⏸ ${name} is waiting for you: ${message.slice(0, 300)}`).catch((error) => log.warn(`telling ${session} failed: ${formatError(error)}`));
   }
 
   /** A new request: answered at once for a tool allowed for good, else posted for the owner. */

@@ -17,5 +17,6 @@ export function sessionVerbs(ctx: CommandContext) {
     'kill-all': () => import('./kill-all.ts').then((m) => m.default(ctx)),
     'respawn-dead': () => import('./respawn-dead.ts').then((m) => m.default(ctx)),
     motd: () => import('./motd.ts').then((m) => m.default(ctx)),
+    hook: () => import('./hook.ts').then((m) => m.default(ctx)),
   };
 }

@@ -23,6 +23,8 @@ export interface LaunchOptions {
   promptFile?: string;
   /** Replaces `--channels <plugin>` (the Telegram router's bridge). */
   channelArgs?: string[];
+  /** A settings file added to the user's own (`--settings`): the session's hooks. */
+  settingsFile?: string;
 }
 
 export interface Launch {
@@ -54,6 +56,7 @@ export function buildLaunch(options: LaunchOptions): Launch {
     ...flags,
     // The file variant keeps chat text out of tmux's command line and `ps`.
     ...(options.promptFile ? ['--append-system-prompt-file', options.promptFile] : []),
+    ...(options.settingsFile ? ['--settings', options.settingsFile] : []),
   ];
 
   const env: Record<string, string> = {};

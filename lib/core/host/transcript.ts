@@ -125,6 +125,9 @@ export class TranscriptWatch {
   private partial = '';
   private readonly taken = new Set<string>();
   private readonly recorded = new Set<string>();
+  /** Ids of the tool calls the model made, and of those that got a result (ran, failed or were refused). */
+  readonly toolUses = new Set<string>();
+  readonly toolResults = new Set<string>();
   private path: string | undefined;
 
   /**
@@ -181,6 +184,7 @@ export class TranscriptWatch {
         for (const line of lines) {
           const before = this.path === this.expected && at < this.baseline;
           at += Buffer.byteLength(line) + 1;
+          if (line.includes('"tool_use')) for (const [kind, id] of parseToolIds(line)) (kind === 'use' ? this.toolUses : this.toolResults).add(id);
           for (const mention of parseMentions(line)) {
             if (mention.kind === 'taken' && before) continue;
             const set = mention.kind === 'taken' ? this.taken : this.recorded;
@@ -197,6 +201,24 @@ export class TranscriptWatch {
     }
     return found;
   }
+}
+
+/** The tool calls (`use`) and tool results (`result`) a transcript line holds, by tool-use id. */
+export function parseToolIds(line: string): Array<['use' | 'result', string]> {
+  let entry: { type?: string; message?: { content?: unknown } };
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return [];
+  }
+  const content = entry.message?.content;
+  if (!Array.isArray(content)) return [];
+  const ids: Array<['use' | 'result', string]> = [];
+  for (const block of content as Array<{ type?: string; id?: unknown; tool_use_id?: unknown }>) {
+    if (entry.type === 'assistant' && block.type === 'tool_use' && typeof block.id === 'string') ids.push(['use', block.id]);
+    if (entry.type === 'user' && block.type === 'tool_result' && typeof block.tool_use_id === 'string') ids.push(['result', block.tool_use_id]);
+  }
+  return ids;
 }
 
 const CHANNEL_TAG = /<channel\b[^>]*>/g;

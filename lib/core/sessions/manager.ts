@@ -1,7 +1,8 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.ts';
-import { type Condition, activeCondition, clearConditions } from '../store/condition.ts';
+import { type Condition, activeCondition, clearConditions, currentCondition } from '../store/condition.ts';
+import { BUSY, classifyPane } from '../host/pane.ts';
 import { NO_CRASHES, QUICK_DEATH_MS, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
   type Config,
@@ -32,8 +33,6 @@ import type { Tmux, TmuxSessionInfo } from '../host/tmux.ts';
 const LAST_EXIT_LINES = 30;
 /** Scrollback searched for them (the pane is taller than the output of a quick crash). */
 const LAST_EXIT_SCROLLBACK = 500;
-/** Text Claude Code shows while it is working; such a pane is never suspended. */
-const BUSY_PATTERN = /esc to interrupt|ctrl\+c to interrupt/i;
 /** How long stopping a pane waits for its Claude Code process to exit (200 × 50 ms), polling every 50 ms. */
 const PREVIOUS_EXIT_POLLS = 200;
 const PREVIOUS_EXIT_POLL_MS = 50;
@@ -61,6 +60,8 @@ export interface ManagerDeps {
   claudeBin: string;
   /** The channel flags of a session (default: the platform's official plugin). */
   channelArgs?: (id: string, session: { stateDir: string; profile: Record<string, string> }) => string[] | undefined;
+  /** Writes a session's own settings (its hooks) and returns the file, passed with `--settings`. */
+  sessionSettings?: (id: string, stateDir: string) => string | undefined;
   /** Runs after a session's tmux pane started (e.g. answers a startup dialog); awaited. */
   afterStart?: (tmuxName: string) => Promise<void>;
   /** The user id the root check sees; default this process's (`process.getuid()`). */
@@ -391,6 +392,7 @@ export class SessionManager {
         profile: plan.profile,
         promptFile: hasState(dir, 'systemPrompt') ? join(dir, '.system-prompt') : undefined,
         channelArgs,
+        settingsFile: this.deps.sessionSettings?.(plan.id, dir),
       });
       removeState(dir, 'stopping');
       try {
@@ -663,8 +665,9 @@ export class SessionManager {
       if (!info || info.dead) continue;
       const dir = this.stateDir(id);
       if (hasState(dir, 'pinned') || now - info.activity < config.idleTimeoutMin * 60) continue;
+      // Waiting for the owner (a permission request, a dialog) is not idle: stopping it would lose the question.
       const screen = await this.deps.tmux.capturePane(entry.tmux).catch(() => '');
-      if (BUSY_PATTERN.test(screen)) {
+      if (BUSY.test(screen) || currentCondition(dir)?.state === 'WAITING' || classifyPane(screen).dialog) {
         skippedBusy.push(id);
         continue;
       }
