@@ -91,6 +91,25 @@ describe('init (non-interactive)', () => {
     }
   });
 
+  test('a new setup asks for approvals from the chat (default mode); an existing one keeps bypass unless told', async () => {
+    const fresh = new Sandbox({ token: null });
+    try {
+      rmSync(join(fresh.sessionsDir, 'config.env'));
+      expect((await fresh.run('init', '--user-id', '111111', '--guild-id', '333333333333333333', '--token', TOKEN)).code).toBe(0);
+      expect(parseEnvText(fresh.read('discord-sessions/config.env'), 'f', {}).CLAUDE_PERMISSION_MODE).toBe('default');
+    } finally {
+      await fresh.cleanup();
+    }
+    // The existing config of this sandbox has no mode (bypass, as the original skill ran): init leaves it so.
+    expect((await sb.run('init', '--user-id', '111111')).code).toBe(0);
+    expect(configText()).not.toContain('CLAUDE_PERMISSION_MODE');
+    expect((await sb.run('init', '--permission-mode', 'bypassPermissions')).code).toBe(0);
+    expect(configText()).toContain('CLAUDE_PERMISSION_MODE="bypassPermissions"');
+    const bad = await sb.run('init', '--permission-mode', 'yolo');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('Invalid permission mode "yolo"');
+  });
+
   test('a relative workdir is saved as an absolute path', async () => {
     const result = await sb.run('init', '--workdir', relative(process.cwd(), join(sb.home, 'work')));
     expect(result.code).toBe(0);

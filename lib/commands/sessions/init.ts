@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
-import { type Config, expandHome, readOptionalFile } from '../../core/config/config.ts';
+import { type Config, PERMISSION_MODES, expandHome, readOptionalFile } from '../../core/config/config.ts';
 import { formatEnvLine } from '../../core/config/env-file.ts';
 import { CrsError, usageError } from '../../core/util/errors.ts';
 import { writeFileAtomic } from '../../core/store/fs-atomic.ts';
@@ -36,6 +36,10 @@ export default (ctx: CommandContext) => {
       ...(discord ? { 'guild-id': { type: 'string', description: 'Your Discord server (guild) id' } } : {}),
       workdir: { type: 'string', description: 'Default working directory of new sessions' },
       token: { type: 'string', description: `Bot token, written to channels/${ctx.platform.key}/.env with mode 600` },
+      'permission-mode': {
+        type: 'string',
+        description: `How sessions ask for permissions: default (recommended: you approve each from the chat) or another of ${PERMISSION_MODES.join(', ')}; a new config gets default, an existing one keeps its own`,
+      },
     },
     async run({ args }) {
       const { paths, io } = ctx;
@@ -51,6 +55,11 @@ export default (ctx: CommandContext) => {
       const guildId = discord ? ((args['guild-id'] as string | undefined) ?? (await ask('Your Discord server (guild) id', current?.guildId))) : undefined;
       const workdir = (args.workdir as string | undefined) ?? (await ask('Default workdir', current?.workdir ?? paths.home));
       const token = (args.token as string | undefined) ?? (readOptionalFile(paths.tokenFile) ? undefined : await ask('Bot token (leave empty to keep)'));
+      // Approvals from the phone are the safe default for a new setup; an existing one keeps what it runs with.
+      const permissionMode =
+        (args['permission-mode'] as string | undefined) ??
+        (existing ? undefined : await ask('Permission mode: default = you approve each tool use from the chat (recommended); bypassPermissions = never ask', 'default')) ??
+        (existing ? undefined : 'default');
 
       const values: Record<string, string> = {};
       if (userIds !== undefined) {
@@ -67,6 +76,10 @@ export default (ctx: CommandContext) => {
         const dir = resolve(expandHome(workdir, paths.home));
         if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`Workdir ${dir} does not exist.`, 'Create it first.');
         values[`${P}_SESSION_WORKDIR`] = dir;
+      }
+      if (permissionMode !== undefined) {
+        if (!(PERMISSION_MODES as readonly string[]).includes(permissionMode)) throw usageError(`Invalid permission mode "${permissionMode.slice(0, 40)}": expected one of ${PERMISSION_MODES.join(', ')}.`);
+        values.CLAUDE_PERMISSION_MODE = permissionMode;
       }
       if (token !== undefined && !/^[A-Za-z0-9._:-]{20,}$/.test(token)) {
         throw usageError('The bot token does not look like one (letters, digits and . _ : - only).', 'Copy it again from the developer portal / BotFather.');
