@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import { Api, Bot, GrammyError, InputFile } from 'grammy';
+import { Api, Bot, GrammyError, InlineKeyboard, InputFile } from 'grammy';
 import type { Update } from 'grammy/types';
 import { FakeTelegram } from './telegram.ts';
 
@@ -317,5 +317,57 @@ describe('FakeTelegram with a real grammY Bot', () => {
     expect(fake.calls('setMessageReaction')).toEqual([{ chat_id: CHAT, message_id: incoming.message_id, reaction: [{ type: 'emoji', emoji: '👍' }] }]);
     expect((await rejection(api.sendMessage(CHAT, 'x'.repeat(4097)))).description).toBe('Bad Request: message is too long');
     expect((await rejection(api.sendMessage(CHAT, 'reply', { reply_parameters: { message_id: 999 } }))).description).toBe('Bad Request: message to be replied not found');
+  });
+
+  test('inline keyboards: stored on the message, pressed as callback_query updates, answered once, taken away by edits', async () => {
+    const pressed: string[] = [];
+    startBot((bot) =>
+      bot.on('callback_query:data', async (ctx) => {
+        pressed.push(`${ctx.from.id}:${ctx.callbackQuery.data}:${ctx.callbackQuery.message?.message_id}`);
+        await ctx.answerCallbackQuery({ text: `got ${ctx.callbackQuery.data}` });
+      }),
+    );
+    await fake.waitFor(() => fake.polling);
+    const api = new Api(fake.token, { apiRoot: fake.url });
+    const keyboard = new InlineKeyboard().text('Yes', 'q:yes').text('No', 'q:no');
+    const asked = await api.sendMessage(CHAT, 'Proceed?', { reply_markup: keyboard });
+    expect(asked.reply_markup).toEqual({ inline_keyboard: [[{ text: 'Yes', callback_data: 'q:yes' }, { text: 'No', callback_data: 'q:no' }]] });
+    expect(fake.messages(CHAT).at(-1)!.reply_markup).toEqual(asked.reply_markup!);
+
+    const byData = fake.pressButton(CHAT, asked.message_id, 'q:yes', { fromId: 7 });
+    const byText = fake.pressButton(CHAT, asked.message_id, 'No');
+    expect(byData).toMatchObject({ from: { id: 7 }, data: 'q:yes', message: { message_id: asked.message_id, reply_markup: asked.reply_markup } });
+    await fake.waitFor(() => fake.callbackAnswer(byText));
+    expect(pressed).toEqual([`7:q:yes:${asked.message_id}`, `${CHAT}:q:no:${asked.message_id}`]);
+    expect(fake.callbackAnswer(byData)).toEqual({ callback_query_id: byData.id, text: 'got q:yes' });
+    // One answer per query; a text over 200 characters is refused.
+    expect((await rejection(api.answerCallbackQuery(byData.id))).description).toStartWith('Bad Request: query is too old');
+    const third = fake.pressButton(CHAT, asked.message_id, 'q:yes');
+    await fake.waitFor(() => fake.callbackAnswer(third));
+    expect(() => fake.pressButton(CHAT, asked.message_id, 'Maybe')).toThrow('has no button "Maybe"');
+    expect((await rejection(api.sendMessage(CHAT, 'x', { reply_markup: new InlineKeyboard().text('long', 'd'.repeat(65)) }))).description).toBe('Bad Request: BUTTON_DATA_INVALID');
+
+    // editMessageReplyMarkup replaces the keyboard; an edit of the text without reply_markup takes it away.
+    const fewer = await api.editMessageReplyMarkup(CHAT, asked.message_id, { reply_markup: new InlineKeyboard().text('Yes', 'q:yes') });
+    expect(fewer).toMatchObject({ text: 'Proceed?', reply_markup: { inline_keyboard: [[{ text: 'Yes', callback_data: 'q:yes' }]] } });
+    expect((await rejection(api.editMessageReplyMarkup(CHAT, asked.message_id, { reply_markup: new InlineKeyboard().text('Yes', 'q:yes') }))).description).toStartWith('Bad Request: message is not modified');
+    // The same text with the keyboard taken away is a change.
+    const settled = await api.editMessageText(CHAT, asked.message_id, 'Proceed?');
+    expect(settled).not.toHaveProperty('reply_markup');
+    expect(fake.messages(CHAT).at(-1)).not.toHaveProperty('reply_markup');
+    expect(() => fake.pressButton(CHAT, asked.message_id, 'q:yes')).toThrow('has no button');
+    // A client still showing the old keyboard can press it anyway.
+    const stale = fake.pressButton(CHAT, asked.message_id, 'q:no', { stale: true });
+    await fake.waitFor(() => fake.callbackAnswer(stale));
+  });
+
+  test("allowed_updates without callback_query leaves button presses out, as Telegram's getUpdates does", async () => {
+    const api = new Api(fake.token, { apiRoot: fake.url });
+    const asked = await api.sendMessage(CHAT, 'Proceed?', { reply_markup: new InlineKeyboard().text('Yes', 'q:yes') });
+    fake.pressButton(CHAT, asked.message_id, 'q:yes');
+    fake.userMessage(CHAT, { text: 'hi' });
+    expect((await api.getUpdates({ allowed_updates: ['message'] })).map((u) => Object.keys(u)[1])).toEqual(['message']);
+    fake.pressButton(CHAT, asked.message_id, 'q:yes');
+    expect((await api.getUpdates({ offset: 3, allowed_updates: ['message', 'callback_query'] })).map((u) => u.callback_query?.data)).toEqual(['q:yes']);
   });
 });

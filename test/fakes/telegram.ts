@@ -1,5 +1,5 @@
 import type { Server } from 'bun';
-import type { BotCommand, Chat, File as TelegramFile, Message, MessageEntity, Update, User, UserFromGetMe } from 'grammy/types';
+import type { BotCommand, CallbackQuery, Chat, File as TelegramFile, InlineKeyboardMarkup, Message, MessageEntity, Update, User, UserFromGetMe } from 'grammy/types';
 
 export interface FakeTelegramOptions {
   token?: string;
@@ -77,6 +77,18 @@ export interface FakeUserMessageOptions {
   date?: number;
 }
 
+export interface FakePressOptions {
+  /** The user who pressed; default the chat id for private chats, else 1000. */
+  fromId?: number;
+  username?: string;
+  firstName?: string;
+  /**
+   * Send `data` even when the message no longer shows such a button: a client still showing an old
+   * keyboard (the edit that removed it not yet arrived).
+   */
+  stale?: boolean;
+}
+
 type Json = Record<string, unknown>;
 type Handler = (params: Json, context: CallContext) => unknown;
 
@@ -112,6 +124,9 @@ const WAIT_POLL_MS = 10;
 const MAX_UPDATES_LIMIT = 100;
 const MAX_TEXT_LENGTH = 4096;
 const MAX_CAPTION_LENGTH = 1024;
+/** Telegram's limits for inline buttons' callback_data (bytes) and a callback answer's text (characters). */
+const MAX_CALLBACK_DATA_BYTES = 64;
+const MAX_CALLBACK_ANSWER_LENGTH = 200;
 const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
 /** Update types an empty `allowed_updates` list leaves out (Telegram's default). */
 const OPT_IN_UPDATES = new Set(['chat_member', 'message_reaction', 'message_reaction_count']);
@@ -136,6 +151,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   500: 'Internal Server Error',
   502: 'Bad Gateway',
 };
+const NOT_MODIFIED = 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message';
 const COMMAND_OR_MENTION = /(?<=^|\s)(?:\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?|@[A-Za-z0-9_]{5,32})(?![A-Za-z0-9_@])/g;
 
 /** A Bot API error answer: `{ ok: false, error_code, description, parameters? }` with the same HTTP status. */
@@ -157,7 +173,8 @@ export class FakeTelegramError extends Error {
 /**
  * The Telegram Bot API on 127.0.0.1 for grammY (`new Bot(token, { client: { apiRoot: fake.url } })`): long-polled
  * `getUpdates` with offsets, limits, allowed_updates and 409 conflicts between pollers, messages, edits,
- * reactions, chat actions, commands, file uploads and downloads, and injected failures.
+ * inline keyboards and button presses, reactions, chat actions, commands, file uploads and downloads, and
+ * injected failures.
  */
 export class FakeTelegram {
   readonly token: string;
@@ -182,6 +199,9 @@ export class FakeTelegram {
   private readonly commands = new Map<string, BotCommand[]>();
   /** Updates skipped because `allowed_updates` excluded them: Telegram never stores those. */
   private readonly skipped = new Set<number>();
+  /** Callback queries by id, and whether they were answered (Telegram takes one answer per query). */
+  private readonly callbackQueries = new Map<string, { query: CallbackQuery; answered: boolean }>();
+  private nextCallbackId = 1;
   private readonly waiters = new Set<Waiter>();
   private allowedUpdates: string[] = [];
   private nextUpdateId: number;
@@ -305,6 +325,34 @@ export class FakeTelegram {
   command(chatId: number, fromId: number, text: string, options: Omit<FakeUserMessageOptions, 'fromId' | 'text'> = {}): Message {
     if (!/^\/[A-Za-z0-9_]/.test(text)) throw new Error(`FakeTelegram.command needs text starting with "/", got "${text}".`);
     return this.userMessage(chatId, { ...options, fromId, text });
+  }
+
+  /**
+   * A user presses an inline button of a message: queues a `callback_query` update carrying the message as
+   * it is now. `button` is the button's callback_data or its text; a message without that button throws
+   * (unless `stale`, then `button` is sent as the data).
+   */
+  pressButton(chatId: number, messageId: number, button: string, options: FakePressOptions = {}): CallbackQuery {
+    const message = this.findMessage(chatId, messageId);
+    if (!message) throw new Error(`FakeTelegram has no message ${messageId} in chat ${chatId} to press a button of.`);
+    const buttons = (message.reply_markup?.inline_keyboard ?? []).flat();
+    const found = buttons.find((b) => 'callback_data' in b && (b.callback_data === button || b.text === button));
+    const data = found && 'callback_data' in found ? found.callback_data : options.stale ? button : undefined;
+    if (data === undefined) {
+      throw new Error(`FakeTelegram: message ${messageId} in chat ${chatId} has no button "${button}" (it has ${JSON.stringify(buttons.map((b) => b.text))}).`);
+    }
+    const fromId = options.fromId ?? (defaultChatType(chatId) === 'private' ? chatId : 1000);
+    const from: User = { id: fromId, is_bot: false, first_name: options.firstName ?? `User ${fromId}`, ...(options.username ? { username: options.username } : {}), language_code: 'en' };
+    const query: CallbackQuery = { id: String(this.nextCallbackId++), from, message, chat_instance: `ci${chatId}`, data };
+    this.callbackQueries.set(query.id, { query, answered: false });
+    this.pushUpdate({ callback_query: query });
+    return query;
+  }
+
+  /** The answerCallbackQuery parameters a callback query got, if answered. */
+  callbackAnswer(query: CallbackQuery | string): Json | undefined {
+    const id = typeof query === 'string' ? query : query.id;
+    return this.calls('answerCallbackQuery').find((p) => String(p.callback_query_id) === id);
   }
 
   /** Queues any update (edited_message, callback_query, message_reaction, ...) with the next update_id. */
@@ -513,6 +561,14 @@ export class FakeTelegram {
       return this.botMessage(params, { text, ...(Array.isArray(params.entities) ? { entities: params.entities } : {}) });
     });
     on('editMessageText', (params) => this.editMessageText(params));
+    on('editMessageReplyMarkup', (params) => this.editMessageReplyMarkup(params));
+    on('answerCallbackQuery', (params) => {
+      const entry = this.callbackQueries.get(String(params.callback_query_id ?? ''));
+      if (!entry || entry.answered) throw new FakeTelegramError(400, 'Bad Request: query is too old and response timeout expired or query ID is invalid');
+      if (typeof params.text === 'string' && params.text.length > MAX_CALLBACK_ANSWER_LENGTH) throw new FakeTelegramError(400, 'Bad Request: MESSAGE_TOO_LONG');
+      entry.answered = true;
+      return true;
+    });
     on('setMessageReaction', (params) => {
       this.requireChat(params.chat_id);
       if (!this.findMessage(params.chat_id, Number(params.message_id))) throw new FakeTelegramError(400, 'Bad Request: message to react not found');
@@ -630,12 +686,28 @@ export class FakeTelegram {
     const message = entry?.messages[index];
     if (!entry || !message) throw new FakeTelegramError(400, 'Bad Request: message to edit not found');
     if (message.from?.id !== this.botUser.id || !('text' in message)) throw new FakeTelegramError(400, "Bad Request: message can't be edited");
-    if (message.text === text) {
-      throw new FakeTelegramError(400, 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
-    }
+    // As on Telegram, an edit without reply_markup takes the inline keyboard away.
+    const markup = inlineMarkup(params.reply_markup);
+    if (message.text === text && sameMarkup(message.reply_markup, markup.reply_markup)) throw new FakeTelegramError(400, NOT_MODIFIED);
     // The new text's entities replace the old ones; none given means plain text.
-    const { entities: _old, ...rest } = message;
-    const edited = { ...rest, text, edit_date: this.unixNow(), ...(Array.isArray(params.entities) ? { entities: params.entities } : {}) } as Message;
+    const { entities: _old, reply_markup: _markup, ...rest } = message;
+    const edited = { ...rest, text, edit_date: this.unixNow(), ...(Array.isArray(params.entities) ? { entities: params.entities } : {}), ...markup } as Message;
+    entry.messages[index] = edited;
+    return edited;
+  }
+
+  private editMessageReplyMarkup(params: Json): Message | true {
+    if (params.inline_message_id !== undefined) return true;
+    this.requireChat(params.chat_id);
+    const entry = this.chats.get(String(params.chat_id));
+    const index = entry?.messages.findIndex((m) => m.message_id === Number(params.message_id)) ?? -1;
+    const message = entry?.messages[index];
+    if (!entry || !message) throw new FakeTelegramError(400, 'Bad Request: message to edit not found');
+    if (message.from?.id !== this.botUser.id) throw new FakeTelegramError(400, "Bad Request: message can't be edited");
+    const markup = inlineMarkup(params.reply_markup);
+    if (sameMarkup(message.reply_markup, markup.reply_markup)) throw new FakeTelegramError(400, NOT_MODIFIED);
+    const { reply_markup: _markup, ...rest } = message;
+    const edited = { ...rest, edit_date: this.unixNow(), ...markup } as Message;
     entry.messages[index] = edited;
     return edited;
   }
@@ -660,6 +732,7 @@ export class FakeTelegram {
       date: this.unixNow(),
       ...(replied ? { reply_to_message: withoutReply(replied) } : {}),
       ...body,
+      ...inlineMarkup(params.reply_markup),
     } as Message;
     entry.messages.push(message);
     return message;
@@ -782,6 +855,31 @@ function findEntities(text: string): MessageEntity[] {
 function withoutReply(message: Message): Message {
   const { reply_to_message: _nested, ...rest } = message as Message & { reply_to_message?: unknown };
   return rest as Message;
+}
+
+/**
+ * The inline keyboard a send or edit attaches, as Telegram stores it on the message (other keyboards are
+ * not part of a message); a callback_data over 64 bytes or a button without an action is refused.
+ */
+function inlineMarkup(markup: unknown): { reply_markup?: InlineKeyboardMarkup } {
+  if (!isRecord(markup) || !Array.isArray(markup.inline_keyboard)) return {};
+  const rows = markup.inline_keyboard as unknown[];
+  for (const row of rows) {
+    if (!Array.isArray(row)) throw new FakeTelegramError(400, 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays');
+    for (const button of row) {
+      if (!isRecord(button) || typeof button.text !== 'string' || !button.text) throw new FakeTelegramError(400, 'Bad Request: BUTTON_TEXT_INVALID');
+      if (typeof button.callback_data === 'string') {
+        const bytes = new TextEncoder().encode(button.callback_data).byteLength;
+        if (bytes < 1 || bytes > MAX_CALLBACK_DATA_BYTES) throw new FakeTelegramError(400, 'Bad Request: BUTTON_DATA_INVALID');
+      } else if (typeof button.url !== 'string') throw new FakeTelegramError(400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
+    }
+  }
+  // A keyboard without buttons is no keyboard.
+  return rows.some((row) => (row as unknown[]).length) ? { reply_markup: { inline_keyboard: rows as InlineKeyboardMarkup['inline_keyboard'] } } : {};
+}
+
+function sameMarkup(a: InlineKeyboardMarkup | undefined, b: InlineKeyboardMarkup | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 function captionOf(params: Json): Json {

@@ -1,18 +1,24 @@
 import type { ConsolaInstance } from 'consola';
 import { Bot, BotError, type Context, GrammyError } from 'grammy';
 import type { Message, Update } from 'grammy/types';
-import { type Authorize, createAuthorizer } from '../../core/control/authorize.ts';
+import { type Actor, type Authorize, createAuthorizer } from '../../core/control/authorize.ts';
 import { CHAT_COMMANDS, isChatCommand, runChatCommand } from '../../core/control/commands.ts';
 import type { SessionManager } from '../../core/sessions/manager.ts';
 import type { Clock } from '../../core/util/clock.ts';
 import { CrsError, formatError } from '../../core/util/errors.ts';
+import type { PendingPermission, PermissionOutcome } from '../../router/permissions.ts';
 import { Router } from '../../router/router.ts';
+import { createPermissionKeyboard, formatPermissionDetails, formatPermissionMessage, parsePermissionCallback, parsePermissionReply } from './permissions.ts';
 
 const POLL_TIMEOUT_S = 30;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 /** Telegram's message length limit. */
 const TEXT_LIMIT = 4096;
+/** The most an answerCallbackQuery alert shows; longer details go to the chat as a message. */
+const CALLBACK_ALERT_LIMIT = 200;
+/** What the poll asks Telegram for: messages (and commands), and presses of the approval buttons. */
+const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
 export interface TelegramRouterOptions {
   manager: SessionManager;
@@ -52,16 +58,22 @@ export function toChannelMessage(message: Message): { content: string; meta: Rec
  * loop, and the offset moves past an update only once it was handled, so an update that could not be
  * queued is fetched again, and one queued just before a crash is refused as a duplicate when it comes
  * back. Owner commands are the core's chat commands; everyone else reaches nothing and is logged.
+ * Permission requests of a session are posted in its chat with Allow / Deny / Always / Details
+ * buttons; the owner answers with a button or by text (`yes abcde`), and the message is edited to
+ * show the outcome.
  */
 export class TelegramRouter {
   readonly bot: Bot;
   readonly router: Router;
   private readonly authorize: Authorize;
+  /** Button presses: a stranger pressing again and again is logged once per request. */
+  private readonly authorizeButton: Authorize;
 
   constructor(private readonly options: TelegramRouterOptions) {
     const { manager, log } = options;
     this.bot = new Bot(options.token, { client: { apiRoot: options.apiRoot } });
     this.authorize = createAuthorizer(manager, log);
+    this.authorizeButton = createAuthorizer(manager, log, { once: true });
     this.router = new Router({
       manager,
       clock: options.clock,
@@ -71,6 +83,8 @@ export class TelegramRouter {
         notify: async (chat, text) => void (await this.bot.api.sendMessage(chat, text.slice(0, TEXT_LIMIT))),
         typing: async (chat) => void (await this.bot.api.sendChatAction(chat, 'typing')),
         spawn: (chat) => manager.spawn(chat, { name: this.titles.get(chat), type: 'chat' }),
+        askPermission: (request) => this.askPermission(request),
+        settlePermission: (request, ref, outcome) => this.settlePermission(request, ref, outcome),
       },
     });
     this.bot.command(
@@ -78,6 +92,7 @@ export class TelegramRouter {
       (ctx) => this.onCommand(ctx),
     );
     this.bot.on('message', (ctx) => this.onMessage(ctx));
+    this.bot.on('callback_query:data', (ctx) => this.onButton(ctx));
   }
 
   /** Chat titles seen in messages, for naming a new chat's session. */
@@ -117,7 +132,7 @@ export class TelegramRouter {
     while (!signal.aborted) {
       let updates: Update[];
       try {
-        updates = await this.bot.api.getUpdates({ offset, timeout: POLL_TIMEOUT_S, allowed_updates: ['message'] }, signal as never);
+        updates = await this.bot.api.getUpdates({ offset, timeout: POLL_TIMEOUT_S, allowed_updates: [...ALLOWED_UPDATES] }, signal as never);
         delay = RETRY_MIN_MS;
       } catch (error) {
         if (signal.aborted) break;
@@ -147,13 +162,25 @@ export class TelegramRouter {
     }
   }
 
-  /** Queues an owner's message for its chat's session; throws NotQueuedError when it cannot. */
+  /**
+   * Queues an owner's message for its chat's session; throws NotQueuedError when it cannot. A message
+   * that is exactly `yes <id>` / `no <id>` / `always <id>` for a request waiting in this chat answers
+   * it instead, and is not queued.
+   */
   private onMessage(ctx: Context): void {
     const message = ctx.message!;
     const chat = String(message.chat.id);
     const from = message.from;
-    if (!this.allowed({ id: String(from?.id ?? ''), name: from?.username ?? from?.first_name }, `message ${message.message_id}`, `chat ${chat}`)) return;
+    const actor: Actor = { id: String(from?.id ?? ''), name: from?.username ?? from?.first_name };
+    if (!this.allowed(actor, `message ${message.message_id}`, `chat ${chat}`)) return;
     if (!this.options.manager.platform.idPattern.test(chat)) return;
+    const answer = message.text === undefined ? undefined : parsePermissionReply(message.text);
+    if (answer && this.router.pendingPermission(chat, answer.requestId)) {
+      this.router.decidePermission(chat, answer.requestId, answer.choice, actor);
+      const emoji = answer.choice === 'deny' ? '👎' : '👍';
+      void this.bot.api.setMessageReaction(chat, message.message_id, [{ type: 'emoji', emoji }]).catch(() => {});
+      return;
+    }
     const title = message.chat.type === 'private' ? (message.chat.username ?? message.chat.first_name) : 'title' in message.chat ? message.chat.title : undefined;
     if (title) this.titles.set(chat, title);
     try {
@@ -180,10 +207,70 @@ export class TelegramRouter {
     }
   }
 
-  /** The owner check; a config that cannot be read means the update is not handled (and not confirmed). */
-  private allowed(actor: { id: string; name?: string }, action: string, where: string): boolean {
+  /** Posts a permission request in its session's chat with its buttons; the message id is the ref. */
+  private async askPermission(request: PendingPermission): Promise<number> {
+    const text = formatPermissionMessage(request, this.sessionName(request.session));
+    const sent = await this.bot.api.sendMessage(request.session, text, { reply_markup: createPermissionKeyboard(request) });
+    return sent.message_id;
+  }
+
+  /** The request's message with the outcome in place of the reply hint, and no buttons any more. */
+  private async settlePermission(request: PendingPermission, ref: unknown, outcome: PermissionOutcome): Promise<void> {
+    if (typeof ref !== 'number') return;
+    const text = formatPermissionMessage(request, this.sessionName(request.session), outcome);
+    await this.bot.api.editMessageText(request.session, ref, text, { reply_markup: { inline_keyboard: [] } });
+  }
+
+  /**
+   * A press of a permission button. The request is looked up in the chat the pressed message is in
+   * (never in the callback data); only the owner decides, a stranger's press changes nothing.
+   */
+  private async onButton(ctx: Context): Promise<void> {
+    const { log, manager } = this.options;
+    const query = ctx.callbackQuery!;
+    const message = query.message;
+    const chat = message ? String(message.chat.id) : '';
+    const answer = (text?: string, alert = false): Promise<void> =>
+      ctx.answerCallbackQuery(text ? { text, ...(alert ? { show_alert: true } : {}) } : {}).then(
+        () => undefined,
+        (error) => log.warn(`answering a button press in chat ${chat} failed: ${formatError(error)}`),
+      );
+    const pressed = parsePermissionCallback(query.data ?? '');
+    if (!pressed || !message || !manager.platform.idPattern.test(chat)) return answer();
+    const actor: Actor = { id: String(query.from.id), name: query.from.username ?? query.from.first_name };
+    if (!this.allowed(actor, `the buttons of permission request ${pressed.requestId}`, `chat ${chat}`, this.authorizeButton)) return answer('Only the owner can answer this.');
+    const request = this.router.pendingPermission(chat, pressed.requestId);
+    if (!request) {
+      await answer('This request was already answered.');
+      // A keyboard still showing (the router restarted since it was posted) goes.
+      if ('reply_markup' in message && message.reply_markup?.inline_keyboard.length) {
+        await this.bot.api.editMessageReplyMarkup(chat, message.message_id, { reply_markup: { inline_keyboard: [] } }).catch(() => {});
+      }
+      return;
+    }
+    if (pressed.action === 'more') {
+      const details = formatPermissionDetails(request);
+      if (details.length <= CALLBACK_ALERT_LIMIT) return answer(details, true);
+      await this.bot.api.sendMessage(chat, details, { reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } });
+      return answer();
+    }
+    if (this.router.decidePermission(chat, pressed.requestId, pressed.action, actor) === 'unknown') return answer('This request was already answered.');
+    await answer(pressed.action === 'deny' ? '❌ Denied' : pressed.action === 'always' ? `✅ Allowed, and ${request.tool_name.slice(0, 150)} from now on` : '✅ Allowed');
+  }
+
+  /** A session's name for its messages (the chat id when the registry cannot be read). */
+  private sessionName(chat: string): string {
     try {
-      return this.authorize(actor, action, where);
+      return this.options.manager.registry()[chat]?.name ?? chat;
+    } catch {
+      return chat;
+    }
+  }
+
+  /** The owner check; a config that cannot be read means the update is not handled (and not confirmed). */
+  private allowed(actor: Actor, action: string, where: string, authorize = this.authorize): boolean {
+    try {
+      return authorize(actor, action, where);
     } catch (error) {
       throw new NotQueuedError(`cannot check the sender: ${formatError(error)}`, { cause: error });
     }
