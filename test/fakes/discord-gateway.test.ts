@@ -175,6 +175,49 @@ describe('FakeDiscord gateway with a real discord.js Client', () => {
     expect(await handle.waitForReply()).toMatchObject({ kind: 'callback', type: 8, data: { choices: [{ name: 'projects', value: 'projects' }] } });
   });
 
+  test('buttons: a message keeps its components, a click arrives as a ButtonInteraction from anyone, and 6/7/4 are recorded', async () => {
+    const channel = client.channels.cache.get(general.id);
+    if (!channel?.isSendable()) throw new Error('general is not sendable');
+    const row = { type: 1, components: [{ type: 2, style: 3, label: 'Allow', custom_id: 'perm:allow:1:abcde' }] };
+    const sent = await channel.send({ content: 'may I?', components: [row] });
+    expect(fake.messages.get(general.id)?.at(-1)?.components).toEqual([row]);
+
+    // A deferred update changes nothing; an edit through REST can take the buttons away.
+    let arrived = nextInteraction(client);
+    let handle = fake.componentInteraction({ channelId: general.id, messageId: sent.id, customId: 'perm:allow:1:abcde' });
+    let click = await arrived;
+    if (!click.isButton()) throw new Error('expected a button interaction');
+    expect({ id: click.customId, message: click.message.id, user: click.user.id, content: click.message.content }).toEqual({
+      id: 'perm:allow:1:abcde',
+      message: sent.id,
+      user: fake.ownerId,
+      content: 'may I?',
+    });
+    await click.deferUpdate();
+    expect(await handle.waitForReply()).toMatchObject({ kind: 'callback', type: 6 });
+    await sent.edit({ content: 'may I? — yes', components: [] });
+    expect(fake.messages.get(general.id)?.at(-1)).toMatchObject({ content: 'may I? — yes', components: [] });
+
+    // An update (7) edits the message itself.
+    arrived = nextInteraction(client);
+    handle = fake.componentInteraction({ channelId: general.id, messageId: sent.id, customId: 'x' });
+    click = await arrived;
+    if (!click.isButton()) throw new Error('expected a button interaction');
+    await click.update({ content: 'updated', components: [row] });
+    expect(await handle.waitForReply()).toMatchObject({ kind: 'callback', type: 7, data: { content: 'updated' } });
+    expect(fake.messages.get(general.id)?.at(-1)).toMatchObject({ content: 'updated', components: [row] });
+
+    // A stranger's click, answered ephemerally.
+    arrived = nextInteraction(client);
+    handle = fake.componentInteraction({ channelId: general.id, messageId: sent.id, customId: 'y', user: { id: '1999999999999999999', username: 'mallory' } });
+    click = await arrived;
+    expect(click.user.username).toBe('mallory');
+    if (!click.isButton()) throw new Error('expected a button interaction');
+    await click.reply({ content: 'no', flags: MessageFlags.Ephemeral });
+    expect(await handle.waitForReply()).toMatchObject({ kind: 'callback', type: 4, data: { content: 'no', flags: MessageFlags.Ephemeral } });
+    expect(fake.messages.get(general.id)?.at(-1)?.content).toBe('updated');
+  });
+
   test('registers guild commands through the REST API and reuses their ids in interactions', async () => {
     const registered = await client.application!.commands.set([{ name: 'status', description: 'Show status' }], fake.guildId);
     expect(fake.commands.map((c) => [c.name, c.guild_id])).toEqual([['status', fake.guildId]]);

@@ -6,9 +6,12 @@ import {
   type APIAttachment,
   type APIChatInputApplicationCommandGuildInteraction,
   type APIMessage,
+  type APIMessageComponentDMInteraction,
+  type APIMessageComponentGuildInteraction,
   type APIUser,
   type ApplicationFlags,
   ApplicationCommandType,
+  ComponentType,
   type GatewayIdentifyData,
   type GatewayReadyDispatchData,
   type GatewayResumeData,
@@ -16,6 +19,7 @@ import {
   GatewayDispatchEvents,
   GatewayIntentBits,
   GatewayOpcodes,
+  type GuildMemberFlags,
   InteractionResponseType,
   InteractionType,
   Locale,
@@ -63,6 +67,8 @@ export interface FakeMessage {
   attachments?: APIAttachment[];
   /** Emoji the bot reacted with (`PUT …/reactions/{emoji}/@me`), in order. */
   reactions?: string[];
+  /** Action rows (buttons) of a message the bot sent with them; an edit or an UPDATE_MESSAGE can replace them (`[]`: none). */
+  components?: unknown[];
 }
 
 export interface FakeRequest {
@@ -122,7 +128,19 @@ export interface FakeInteractionOptions {
   locale?: Locale;
 }
 
-export type FakeInteractionPayload = APIChatInputApplicationCommandGuildInteraction | APIApplicationCommandAutocompleteGuildInteraction;
+/** A click on a button of a stored message (see `componentInteraction`). */
+export interface FakeComponentInteractionOptions {
+  channelId: string;
+  /** The stored message whose button is clicked; it travels in the payload, as discord.js needs it. */
+  messageId: string;
+  customId: string;
+  /** Anyone: the owner (default) or a stranger. */
+  user?: { id: string; username: string; globalName?: string | null };
+}
+
+export type FakeComponentPayload = APIMessageComponentGuildInteraction | APIMessageComponentDMInteraction;
+
+export type FakeInteractionPayload = APIChatInputApplicationCommandGuildInteraction | APIApplicationCommandAutocompleteGuildInteraction | FakeComponentPayload;
 
 /** A failure the next matching requests get: HTTP status (429 adds retry headers). */
 interface Failure {
@@ -180,6 +198,8 @@ export class FakeInteractionHandle {
   /** The original response message once a type 4/5 callback arrived. */
   original: APIMessage | undefined;
   readonly followups: APIMessage[] = [];
+  /** For a button click: the message the button is on (UPDATE_MESSAGE and `@original` edits change it). */
+  readonly componentMessage: { channelId: string; messageId: string } | undefined;
   private readonly received: FakeInteractionReply[] = [];
   private readonly waiters = new Set<() => void>();
 
@@ -188,6 +208,12 @@ export class FakeInteractionHandle {
     this.token = payload.token;
     this.channelId = payload.channel_id ?? '';
     this.payload = payload;
+    if (payload.type === InteractionType.MessageComponent) this.componentMessage = { channelId: this.channelId, messageId: payload.message.id };
+  }
+
+  /** What the interaction is, for errors: the command name or the button's custom_id. */
+  get label(): string {
+    return 'custom_id' in this.payload.data ? this.payload.data.custom_id : this.payload.data.name;
   }
 
   /** Whether a callback (the one allowed acknowledgement) has arrived. */
@@ -216,7 +242,7 @@ export class FakeInteractionHandle {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
         const got = this.received.map((r) => r.kind).join(', ') || 'nothing';
-        reject(new Error(`Interaction "${this.payload.data.name}" got ${got} instead of ${count} replies within ${timeoutMs} ms.`));
+        reject(new Error(`Interaction "${this.label}" got ${got} instead of ${count} replies within ${timeoutMs} ms.`));
       }, timeoutMs);
       this.waiters.add(check);
       check();
@@ -516,6 +542,60 @@ export class FakeDiscord {
     return handle;
   }
 
+  /**
+   * Dispatches INTERACTION_CREATE for a click on a button of a stored message (type 3, component type 2),
+   * by any user; in a DM channel it comes with `user` and no guild, as on Discord. The handle collects
+   * the responses: 6 (deferred update), 7 (update: the message changes), 4 (a reply, ephemeral with flags 64).
+   */
+  componentInteraction(options: FakeComponentInteractionOptions): FakeInteractionHandle {
+    const channel = this.channels.get(options.channelId);
+    const stored = this.messages.get(options.channelId)?.find((m) => m.id === options.messageId);
+    if (!stored) throw new Error(`FakeDiscord has no message ${options.messageId} in channel ${options.channelId}.`);
+    const user = options.user ?? { id: this.ownerId, username: 'owner' };
+    const apiUser: APIUser = { id: user.id, username: user.username, discriminator: '0', global_name: user.globalName ?? null, avatar: null };
+    const author: APIUser =
+      stored.author.id === this.botUser.id ? this.botUser : { id: stored.author.id, username: stored.author.username, discriminator: '0', global_name: null, avatar: null };
+    const dm = channel !== undefined && channel.guild_id === undefined;
+    const base = {
+      id: snowflake(),
+      application_id: this.applicationId,
+      type: InteractionType.MessageComponent as const,
+      token: `fake-interaction-${crypto.randomUUID()}`,
+      channel_id: options.channelId,
+      data: { custom_id: options.customId, component_type: ComponentType.Button as const },
+      entitlements: [],
+      authorizing_integration_owners: {},
+      app_permissions: '2248473465835073',
+      locale: Locale.EnglishUS,
+      attachment_size_limit: ATTACHMENT_SIZE_LIMIT_BYTES,
+      version: 1 as const,
+    };
+    const message = this.apiMessage(options.channelId, stored, author);
+    const recipients = channel?.recipients?.map((r): APIUser => ({ ...r, discriminator: '0', global_name: null, avatar: null })) ?? [];
+    const inDm: APIMessageComponentDMInteraction = { ...base, channel: { id: options.channelId, type: 1, recipients }, user: apiUser, message, context: 1 };
+    const inGuild: APIMessageComponentGuildInteraction = {
+      ...base,
+      guild_id: this.guildId,
+      guild: { id: this.guildId, features: [], locale: Locale.EnglishUS },
+      guild_locale: Locale.EnglishUS,
+      channel: {
+        id: options.channelId,
+        type: channel?.type ?? 0,
+        name: channel?.name ?? 'unknown',
+        guild_id: this.guildId,
+        ...(channel && channel.type >= 10 ? { parent_id: channel.parent_id ?? null } : {}),
+      },
+      member: { user: apiUser, roles: [], permissions: '0', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 as GuildMemberFlags },
+      message: { ...message, guild_id: this.guildId } as APIMessage,
+      context: 0,
+    };
+    const payload: FakeComponentPayload = dm ? inDm : inGuild;
+    const handle = new FakeInteractionHandle(payload);
+    this.interactions.set(handle.token, handle);
+    this.dispatch(GatewayDispatchEvents.InteractionCreate, payload);
+    return handle;
+  }
+
   /** Closes every gateway connection with `code`; discord.js then reconnects and RESUMEs (4000) or re-IDENTIFYs. */
   closeGateway(code = 4000, reason = 'Fake reconnect'): void {
     for (const ws of this.sockets) ws.close(code, reason);
@@ -658,11 +738,7 @@ export class FakeDiscord {
       const message = this.messages.get(channelId)?.find((msg) => msg.id === m![2]);
       if (!message) return notFound('Unknown Message', 10008);
       if (message.author.id !== this.botUser.id) return Response.json({ message: 'Cannot edit a message authored by another user', code: 50005 }, { status: 403 });
-      if (typeof body?.content === 'string') message.content = body.content;
-      Object.assign(message, messageExtras(body, files), { edited_timestamp: new Date().toISOString() });
-      const api = this.apiMessage(channelId, message, this.botUser);
-      this.dispatch(GatewayDispatchEvents.MessageUpdate, { ...api, guild_id: this.guildId });
-      return Response.json(api);
+      return Response.json(this.editStored({ channelId, messageId: message.id }, body, files));
     }
     if ((m = /^\/channels\/(\d+)\/typing$/.exec(path)) && method === 'POST') {
       return this.channels.has(m[1]!) ? new Response(null, { status: 204 }) : notFound();
@@ -704,6 +780,7 @@ export class FakeDiscord {
       const type = Number(json?.type);
       const data = isRecord(json?.data) ? json.data : undefined;
       handle.record({ kind: 'callback', method, path, type, body, data, files });
+      if (type === InteractionResponseType.UpdateMessage && handle.componentMessage) this.editStored(handle.componentMessage, data, files);
       if (type === InteractionResponseType.ChannelMessageWithSource || type === InteractionResponseType.DeferredChannelMessageWithSource) {
         const deferred = type === InteractionResponseType.DeferredChannelMessageWithSource;
         const flags = Number(data?.flags ?? 0) | (deferred ? MessageFlags.Loading : 0);
@@ -734,6 +811,13 @@ export class FakeDiscord {
       return Response.json(message);
     }
     const isOriginal = target === '@original';
+    // After a deferred update (6) or an update (7), `@original` is the message the button is on.
+    const updated = handle.replies().some((r) => r.kind === 'callback' && (r.type === InteractionResponseType.DeferredMessageUpdate || r.type === InteractionResponseType.UpdateMessage));
+    if (isOriginal && method === 'PATCH' && updated && handle.componentMessage) {
+      handle.record({ kind: 'edit-original', method, path, body, data: json, files });
+      const edited = this.editStored(handle.componentMessage, json, files);
+      return edited ? Response.json(edited) : unknownMessage();
+    }
     const message = isOriginal ? handle.original : handle.followups.find((f) => f.id === target);
     if (method === 'GET') return message ? Response.json(message) : unknownMessage();
     if (method === 'PATCH') {
@@ -937,6 +1021,7 @@ export class FakeDiscord {
       mention_roles: [],
       attachments: [...(message.attachments ?? []), ...(message.files ?? []).map(apiAttachment)],
       embeds: (message.embeds ?? []) as APIMessage['embeds'],
+      components: (message.components ?? []) as APIMessage['components'],
       pinned: false,
       flags: 0 as MessageFlags,
     };
@@ -959,10 +1044,23 @@ export class FakeDiscord {
       interaction_metadata: {
         id: handle.id,
         type: InteractionType.ApplicationCommand,
-        user: handle.payload.member.user,
+        user: 'member' in handle.payload ? handle.payload.member.user : handle.payload.user,
         authorizing_integration_owners: {},
       },
     };
+  }
+
+  /** Edits a stored message of the bot (content, embeds, files, components) and dispatches MESSAGE_UPDATE. */
+  private editStored(where: { channelId: string; messageId: string }, body: Json | undefined, files: FakeFile[]): APIMessage | undefined {
+    const message = this.messages.get(where.channelId)?.find((msg) => msg.id === where.messageId);
+    if (!message) return undefined;
+    if (typeof body?.content === 'string') message.content = body.content;
+    if (Array.isArray(body?.components)) message.components = body.components;
+    Object.assign(message, messageExtras(body, files), { edited_timestamp: new Date().toISOString() });
+    const api = this.apiMessage(where.channelId, message, this.botUser);
+    const dm = this.channels.get(where.channelId)?.guild_id === undefined;
+    this.dispatch(GatewayDispatchEvents.MessageUpdate, dm ? api : { ...api, guild_id: this.guildId });
+    return api;
   }
 
   private storeMessage(channelId: string, message: FakeMessage): void {
@@ -1017,10 +1115,11 @@ async function parseBody(request: Request): Promise<ParsedBody> {
   return { body, files };
 }
 
-function messageExtras(body: Json | undefined, files: FakeFile[]): Pick<FakeMessage, 'files' | 'embeds'> {
+function messageExtras(body: Json | undefined, files: FakeFile[]): Pick<FakeMessage, 'files' | 'embeds' | 'components'> {
   return {
     ...(files.length ? { files } : {}),
     ...(Array.isArray(body?.embeds) && body.embeds.length ? { embeds: body.embeds } : {}),
+    ...(Array.isArray(body?.components) && body.components.length ? { components: body.components } : {}),
   };
 }
 

@@ -8,8 +8,10 @@ import { readState } from '../../core/store/state.ts';
 import type { Clock } from '../../core/util/clock.ts';
 import { CrsError, formatError } from '../../core/util/errors.ts';
 import { type Inbox, compareIds } from '../../router/inbox.ts';
+import type { PendingPermission, PermissionOutcome } from '../../router/permissions.ts';
 import { Router } from '../../router/router.ts';
 import { type DiscordApi, SESSION_CHANNEL_TYPES } from './api.ts';
+import { type PermissionMessageRef, createPermissionButtons, formatPermissionMessage, formatSettledPermission } from './permissions.ts';
 import { spawnThread } from './sessions.ts';
 
 /** Messages one history request returns at most (Discord's cap). */
@@ -173,6 +175,8 @@ export class DiscordRouter {
         notify: async (session, text) => void (await options.api().sendMessage(session, text)),
         typing: async (session) => void (await client.rest.post(Routes.channelTyping(session))),
         spawn: (session) => this.spawn(session),
+        askPermission: (request) => this.askPermission(request),
+        settlePermission: (request, ref, outcome) => this.settlePermission(request, ref as PermissionMessageRef, outcome),
       },
     });
   }
@@ -339,6 +343,29 @@ export class DiscordRouter {
     if (!chat) throw new CrsError(`Nothing is known of Discord chat ${session} to start a session for it.`, { hint: 'Run /discover.' });
     if (chat.kind === 'thread') return spawnThread(session, chat.parent!, { name: chat.name }, { manager, api: api() });
     return manager.spawn(session, { name: chat.name, type: chat.kind === 'dm' ? 'chat' : 'channel' });
+  }
+
+  /**
+   * Posts an approval request in the session's own chat (channel, thread or DM channel) with its
+   * buttons; nobody is pinged by what the request quotes. Answers come back as button clicks
+   * (slash/handlers/permission.ts).
+   */
+  private async askPermission(request: PendingPermission): Promise<PermissionMessageRef> {
+    const { manager, client } = this.options;
+    let name = request.session;
+    try {
+      name = manager.registry()[request.session]?.name ?? name;
+    } catch {}
+    const text = formatPermissionMessage(request, name);
+    const body = { content: text, components: createPermissionButtons(request), allowed_mentions: { parse: [] } };
+    const posted = (await client.rest.post(Routes.channelMessages(request.session), { body })) as APIMessage;
+    return { channelId: request.session, messageId: posted.id, text };
+  }
+
+  /** Edits an approval message to show how it ended; its buttons go. */
+  private async settlePermission(request: PendingPermission, ref: PermissionMessageRef, outcome: PermissionOutcome): Promise<void> {
+    const body = { content: formatSettledPermission(ref.text, request, outcome), components: [], allowed_mentions: { parse: [] } };
+    await this.options.client.rest.patch(Routes.channelMessage(ref.channelId, ref.messageId), { body });
   }
 
   /** Runs a catch-up; one asked for while another runs starts again after it. */

@@ -46,6 +46,9 @@ export const SLASH_COMMANDS: CommandJson[] = [
       sub('profile', 'Show or switch the profile (restarts in the same conversation)', [
         { type: Opt.String, name: 'name', description: 'Profile from profiles.env', autocomplete: true },
       ]),
+      sub('allowed', 'Tools always allowed in this session (from “Always allow” buttons)', [
+        { type: Opt.Boolean, name: 'clear', description: 'Forget them: each tool asks again' },
+      ]),
     ],
   },
   {

@@ -2,10 +2,12 @@ import { AttachmentBuilder, type AutocompleteInteraction, type ChatInputCommandI
 import { loadWorkdirMap } from '../../../core/config/config.ts';
 import { CrsError, formatError } from '../../../core/util/errors.ts';
 import { handleDiscover } from './handlers/discover.ts';
+import { handlePermissionButton } from './handlers/permission.ts';
 import { handleAsk, handleRun } from './handlers/run.ts';
 import { handleSession } from './handlers/session.ts';
 import { handleSkills } from './handlers/skills.ts';
 import { sendChoices } from '../../../core/host/send-keys.ts';
+import { isPermissionCustomId } from '../permissions.ts';
 import { scanSkills } from './skills.ts';
 import type { AutocompleteHandler, CommandHandler, SlashDeps, SlashReply } from './types.ts';
 
@@ -21,6 +23,7 @@ const HANDLERS: Record<string, CommandHandler> = {
 };
 
 const REFUSAL = 'Only the owner of these sessions can use this command.';
+const BUTTON_REFUSAL = 'Only the owner can answer this.';
 
 function describe(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
   const sub = interaction.options.getSubcommand(false);
@@ -84,7 +87,8 @@ async function autocomplete(interaction: AutocompleteInteraction, deps: SlashDep
 /**
  * The one entry point for interactions: every one goes through the owner check first. Strangers'
  * commands, buttons and forms get an ephemeral refusal, their autocompletes nothing, and each is
- * logged; owners' commands are deferred, run, and answered, errors ephemerally.
+ * logged; owners' commands are deferred, run, and answered, errors ephemerally; their clicks on
+ * approval messages go to handlePermissionButton.
  */
 export async function handleInteraction(interaction: Interaction, deps: SlashDeps): Promise<void> {
   const owner = isOwner(interaction, deps);
@@ -94,9 +98,11 @@ export async function handleInteraction(interaction: Interaction, deps: SlashDep
     return;
   }
   if (!owner) {
-    if (interaction.isRepliable()) await interaction.reply({ content: REFUSAL, flags: MessageFlags.Ephemeral }).catch(() => {});
+    const content = interaction.isMessageComponent() ? BUTTON_REFUSAL : REFUSAL;
+    if (interaction.isRepliable()) await interaction.reply({ content, flags: MessageFlags.Ephemeral }).catch(() => {});
     return;
   }
+  if (interaction.isButton() && isPermissionCustomId(interaction.customId)) return handlePermissionButton(interaction, deps);
   if (!interaction.isChatInputCommand()) return;
   const what = describe(interaction);
   const handler = HANDLERS[interaction.commandName];

@@ -23,6 +23,7 @@ const CHAT_SUBCOMMANDS: Record<string, (i: Interaction) => [ChatCommandName, str
   workdir: (i) => ['workdir', i.options.getString('path') ?? ''],
   profile: (i) => ['profile', i.options.getString('name') ?? ''],
   send: (i) => ['send', i.options.getString('input', true)],
+  allowed: (i) => ['allowed', i.options.getBoolean('clear') ? 'clear' : ''],
 };
 
 /** A chat command's answer: several lines (a listing, a status) in a code block, one line as it is. */
