@@ -85,7 +85,7 @@ afterAll(async () => {
 describe('Discord bridge: the official plugin tools over REST, for one channel', () => {
   test('lists the official tools with their arguments, and instructions that warn about the chat', async () => {
     expect(client.getServerVersion()?.name).toBe('crs-discord');
-    expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {} });
+    expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {}, 'claude/channel/permission': {} });
     const tools = (await client.listTools()).tools;
     expect(tools.map((t) => t.name).sort()).toEqual(['download_attachment', 'edit_message', 'fetch_messages', 'react', 'reply']);
     const shape = (name: string) => {

@@ -366,7 +366,7 @@ describe('hostile channel and thread names', () => {
     }
     for (const thread of threads) {
       const run = runs.find((r) => r.argv.includes(sessionIdFor(thread.id)))!;
-      expect(run.argv.slice(-2)).toEqual(['--append-system-prompt-file', join(sb.sessionsDir, thread.id, '.system-prompt')]);
+      expect(run.argv.slice(-4)).toEqual(['--append-system-prompt-file', join(sb.sessionsDir, thread.id, '.system-prompt'), '--settings', join(sb.sessionsDir, thread.id, 'claude-settings.json')]);
     }
 
     // None of the injected commands ran.

@@ -10,7 +10,9 @@ import { systemClock } from '../../lib/core/util/clock.ts';
 import { Inbox, compareIds } from '../../lib/router/inbox.ts';
 import { routerSocketPath } from '../../lib/router/links.ts';
 import { BridgeToRouter, FrameDecoder, RouterToBridge, encodeFrame } from '../../lib/router/protocol.ts';
+import type { PendingPermission } from '../../lib/router/permissions.ts';
 import { Router } from '../../lib/router/router.ts';
+import { readCondition } from '../../lib/core/store/condition.ts';
 import { Sandbox, waitFor } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crs-router-'));
@@ -120,6 +122,8 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
   const log: string[] = [];
   const notices: Array<[string, string]> = [];
   const spawned: string[] = [];
+  const asked: PendingPermission[] = [];
+  const settled: Array<{ id: string; ref: unknown; result: string }> = [];
 
   beforeAll(() => {
     sb = new Sandbox({ platform: TELEGRAM, config: 'TELEGRAM_ALLOWED_USER_ID="123456789"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"\nTELEGRAM_IDLE_TIMEOUT=0' });
@@ -141,6 +145,11 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
           spawned.push(session);
           return ctx.manager.spawn(session, { type: 'chat' });
         },
+        askPermission: async (request) => {
+          asked.push(request);
+          return `ref-${request.request_id}`;
+        },
+        settlePermission: async (request, ref, outcome) => void settled.push({ id: request.request_id, ref, result: outcome.result }),
       },
     });
     router.start();
@@ -265,6 +274,90 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     await Bun.sleep(200);
     expect(bridge.messages()).toEqual([]);
     rmSync(join(manager.stateDir(CHAT), '.stopping'));
+    bridge.socket.end();
+  });
+
+  /** A raw connection to the router as the session's bridge or hook, which sends one permission request. */
+  async function asker(role: 'bridge' | 'hook', requestId: string, tool = 'Bash') {
+    const manager = sb.context().ctx.manager;
+    const frames: RouterToBridge[] = [];
+    const decoder = new FrameDecoder(RouterToBridge, () => {});
+    const socket = await Bun.connect({
+      unix: routerSocketPath(sb.sessionsDir),
+      socket: { data: (_s, chunk) => void frames.push(...decoder.push(chunk)) },
+    });
+    socket.write(encodeFrame({ type: 'hello', session: CHAT, secret: linkSecret(manager.stateDir(CHAT)), pid: process.pid, role }));
+    await waitFor(() => frames.some((f) => f.type === 'welcome'), 3000, 'the welcome');
+    socket.write(encodeFrame({ type: 'permission-request', request_id: requestId, tool_name: tool, description: 'list files', input_preview: '{"command":"ls"}' }));
+    const verdict = () => frames.find((f) => f.type === 'permission' && f.request_id === requestId) as { behavior: string } | undefined;
+    return { socket, verdict };
+  }
+
+  test('permissions: asked in the chat, the verdict goes back, the session is WAITING meanwhile; always allow answers the next at once', async () => {
+    const manager = startRouter();
+    const one = await asker('bridge', 'abcde');
+    await waitFor(() => asked.some((r) => r.request_id === 'abcde'), 3000, 'the question');
+    expect(asked.at(-1)).toMatchObject({ session: CHAT, tool_name: 'Bash', via: 'relay' });
+    expect(readCondition(manager.stateDir(CHAT), 'router')).toMatchObject({ state: 'WAITING' });
+    expect((await manager.list()).find((r) => r.id === CHAT)?.status).toBe('WAITING');
+    expect(router.decidePermission(CHAT, 'abcde', 'always', { id: '123456789', name: 'owner' })).toBe('done');
+    await waitFor(() => one.verdict()?.behavior === 'allow', 3000, 'the verdict');
+    await waitFor(() => settled.some((s) => s.id === 'abcde'), 3000, 'the message settled');
+    expect(settled.find((s) => s.id === 'abcde')).toEqual({ id: 'abcde', ref: 'ref-abcde', result: 'always' });
+    expect(readCondition(manager.stateDir(CHAT), 'router')).toBeUndefined();
+    expect(router.decidePermission(CHAT, 'abcde', 'deny', { id: '123456789' })).toBe('unknown');
+    // The same tool again: allowed at once, no question.
+    const before = asked.length;
+    const two = await asker('hook', 'bcdef');
+    await waitFor(() => two.verdict()?.behavior === 'allow', 3000, 'the immediate verdict');
+    expect(asked.length).toBe(before);
+    // Another tool still asks; a deny goes back as deny.
+    const three = await asker('hook', 'cdefg', 'Write');
+    await waitFor(() => asked.some((r) => r.request_id === 'cdefg'), 3000, 'the question');
+    expect(asked.at(-1)!.via).toBe('hook');
+    router.decidePermission(CHAT, 'cdefg', 'deny', { id: '123456789' });
+    await waitFor(() => three.verdict()?.behavior === 'deny', 3000, 'the deny');
+    for (const c of [one, two, three]) c.socket.end();
+    rmSync(join(manager.stateDir(CHAT), '.always-allow.json'), { force: true });
+  });
+
+  test('permissions: a request answered in the terminal, or whose asker went away, closes its message', async () => {
+    const manager = startRouter();
+    const bridge = await asker('bridge', 'defgh');
+    await waitFor(() => asked.some((r) => r.request_id === 'defgh'), 3000, 'the question');
+    bridge.socket.write(encodeFrame({ type: 'permission-resolved', request_id: 'defgh' }));
+    await waitFor(() => settled.some((s) => s.id === 'defgh'), 3000, 'settled');
+    expect(settled.find((s) => s.id === 'defgh')!.result).toBe('terminal');
+    const hook = await asker('hook', 'efghi');
+    await waitFor(() => asked.some((r) => r.request_id === 'efghi'), 3000, 'the question');
+    hook.socket.end();
+    await waitFor(() => settled.some((s) => s.id === 'efghi'), 3000, 'settled');
+    expect(settled.find((s) => s.id === 'efghi')!.result).toBe('gone');
+    expect(readCondition(manager.stateDir(CHAT), 'router')).toBeUndefined();
+    bridge.socket.end();
+  });
+
+  test('a Notification hook tells the owner once; not while a permission question already waits', async () => {
+    const manager = startRouter();
+    const tell = async (message: string) => {
+      const socket = await Bun.connect({ unix: routerSocketPath(sb.sessionsDir), socket: { data: () => {} } });
+      socket.write(encodeFrame({ type: 'hello', session: CHAT, secret: linkSecret(manager.stateDir(CHAT)), pid: process.pid, role: 'hook' }));
+      socket.write(encodeFrame({ type: 'attention', message }));
+      await Bun.sleep(200);
+      socket.end();
+    };
+    const before = notices.length;
+    await tell('Claude needs your permission to use Bash');
+    await tell('Claude needs your permission to use Bash');
+    await waitFor(() => notices.length > before, 3000, 'the notice');
+    await Bun.sleep(200);
+    expect(notices.slice(before).map(([, text]) => text)).toEqual([expect.stringContaining('is waiting for you: Claude needs your permission to use Bash')]);
+    const bridge = await asker('bridge', 'fghij');
+    await waitFor(() => asked.some((r) => r.request_id === 'fghij'), 3000, 'the question');
+    await tell('something else');
+    await Bun.sleep(200);
+    expect(notices.length).toBe(before + 1);
+    router.decidePermission(CHAT, 'fghij', 'allow', { id: '123456789' });
     bridge.socket.end();
   });
 });

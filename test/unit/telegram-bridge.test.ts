@@ -82,7 +82,7 @@ afterAll(async () => {
 
 describe('bridge: a Claude Code channel for one chat', () => {
   test('declares the claude/channel capability, tools with listChanged, and the official tools', async () => {
-    expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {} });
+    expect(client.getServerCapabilities()?.experimental).toEqual({ 'claude/channel': {}, 'claude/channel/permission': {} });
     expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: true });
     const tools = (await client.listTools()).tools;
     expect(tools.map((t) => t.name).sort()).toEqual(['download_attachment', 'edit_message', 'react', 'reply']);
