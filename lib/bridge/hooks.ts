@@ -37,7 +37,9 @@ export function sessionSettings(platform: Platform, env: Env, paths: Paths) {
     const settings = {
       hooks: {
         PermissionRequest: [{ matcher: '*', hooks: [{ type: 'command', command: permission, timeout: PERMISSION_HOOK_TIMEOUT_S }] }],
-        Notification: [{ matcher: '', hooks: [{ type: 'command', command: notification, timeout: 30 }] }],
+        // Only what needs the owner: a permission prompt or a question of an MCP server; not "waiting for
+        // your input" after every turn.
+        Notification: [{ matcher: 'permission_prompt|elicitation_dialog', hooks: [{ type: 'command', command: notification, timeout: 30 }] }],
       },
     };
     const file = join(stateDir, 'claude-settings.json');

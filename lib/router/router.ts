@@ -25,6 +25,8 @@ const RESTART_BACKOFF_MS = 30_000;
 const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
 /** The same "waiting for you" is not told again within this. */
 const ATTENTION_REPEAT_MS = 10 * 60_000;
+/** A "waiting for you" is held this long: a permission question arriving meanwhile asks instead. */
+const ATTENTION_GRACE_MS = 1500;
 
 /** A chat message for a session, already authorised and mapped by a platform adapter. */
 export interface RoutedMessage extends Omit<InboxEntry, 'at'> {
@@ -99,6 +101,7 @@ export class Router {
   private readonly restarts = new Map<string, { at: number; count: number }>();
   /** The last "waiting for you" told per session, so the same words are told once. */
   private readonly attention = new Map<string, { message: string; at: number }>();
+  private readonly attentionTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Permission requests waiting for the owner, by `<session>/<request id>`. */
   private readonly permissions = new Map<string, PendingEntry>();
   private readonly server: LinkServer;
@@ -135,6 +138,7 @@ export class Router {
 
   close(): void {
     clearInterval(this.sweeper);
+    for (const timer of this.attentionTimers) clearTimeout(timer);
     this.server.close();
   }
 
@@ -295,6 +299,15 @@ export class Router {
    * message in the chat; anything else is told once (the same words again within 10 minutes are not).
    */
   private onAttention(session: string, message: string): void {
+    // The relay's question and this hook come at about the same moment: let the question win.
+    const timer = setTimeout(() => {
+      this.attentionTimers.delete(timer);
+      this.tellAttention(session, message);
+    }, ATTENTION_GRACE_MS);
+    this.attentionTimers.add(timer);
+  }
+
+  private tellAttention(session: string, message: string): void {
     if (this.pendingPermissions(session).length) return;
     const now = this.options.clock.now();
     const last = this.attention.get(session);

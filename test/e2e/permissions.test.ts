@@ -44,6 +44,8 @@ interface World {
   say(text: string): void;
   /** Questions posted so far (messages with our buttons). */
   questions(): Question[];
+  /** Every text the bot posted in the session's chat. */
+  posts(): string[];
 }
 
 async function telegramWorld(api: FakeAnthropic, relay: boolean): Promise<World> {
@@ -85,6 +87,7 @@ async function telegramWorld(api: FakeAnthropic, relay: boolean): Promise<World>
         },
         text: () => tg.messages(TG_OWNER).find((m) => m.message_id === messageId)?.text ?? '',
       })),
+    posts: () => tg.sentTo(TG_OWNER),
   };
 }
 
@@ -128,6 +131,7 @@ async function discordWorld(api: FakeAnthropic, relay: boolean): Promise<World> 
         },
         text: () => posted().find((m) => m.id === messageId)?.content ?? '',
       })),
+    posts: () => posted().filter((m) => m.author.id === discord.botUser.id).map((m) => m.content),
   };
 }
 
@@ -189,14 +193,26 @@ for (const platform of ['telegram', 'discord'] as const) {
         await waitFor(() => existsSync(marker('strangers')), 30_000, "the owner's allow after the stranger's");
         await turnEnded(api, marker('strangers'));
 
+        // Answered in the terminal first (only the relay leaves the terminal its own question): the message says so.
+        let asked = 3;
+        if (relay) {
+          const terminal = await askTool(world, api, marker('terminal'), asked++);
+          await world.sb.tmux.sendKeys(`${world.sb.platform.prefix}-${world.id}`, ['1']);
+          await waitFor(() => existsSync(marker('terminal')), 30_000, 'the tool allowed in the terminal to run');
+          await waitFor(() => /Answered in the terminal/.test(terminal.text()), 10_000, 'the message to say it was answered in the terminal');
+          await turnEnded(api, marker('terminal'));
+        }
+
         // Always allow: this one runs, and the next one runs without a question.
-        const always = await askTool(world, api, marker('always-1'), 3);
+        const always = await askTool(world, api, marker('always-1'), asked);
         await always.press('always');
         await waitFor(() => existsSync(marker('always-1')), 30_000, 'the always-allowed tool to run');
         await turnEnded(api, marker('always-1'));
         world.say(`please run-tool touch ${marker('always-2')}`);
         await waitFor(() => existsSync(marker('always-2')), 60_000, 'the second call to run unasked');
-        expect(world.questions()).toHaveLength(4);
+        expect(world.questions()).toHaveLength(asked + 1);
+        // Each question was asked once, with its buttons, not also as "waiting for you".
+        expect(world.posts().filter((t) => t.includes('is waiting for you'))).toEqual([]);
       }, 300_000);
     });
   }

@@ -349,13 +349,14 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     const before = notices.length;
     await tell('Claude needs your permission to use Bash');
     await tell('Claude needs your permission to use Bash');
-    await waitFor(() => notices.length > before, 3000, 'the notice');
-    await Bun.sleep(200);
+    await waitFor(() => notices.length > before, 5000, 'the notice');
+    await Bun.sleep(2000);
     expect(notices.slice(before).map(([, text]) => text)).toEqual([expect.stringContaining('is waiting for you: Claude needs your permission to use Bash')]);
     const bridge = await asker('bridge', 'fghij');
     await waitFor(() => asked.some((r) => r.request_id === 'fghij'), 3000, 'the question');
     await tell('something else');
-    await Bun.sleep(200);
+    // Longer than the hold a "waiting for you" gets before it is told.
+    await Bun.sleep(2000);
     expect(notices.length).toBe(before + 1);
     router.decidePermission(CHAT, 'fghij', 'allow', { id: '123456789' });
     bridge.socket.end();
