@@ -360,5 +360,5 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     expect(notices.length).toBe(before + 1);
     router.decidePermission(CHAT, 'fghij', 'allow', { id: '123456789' });
     bridge.socket.end();
-  });
+  }, 20_000);
 });
