@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { writeCondition } from '../../lib/core/store/condition.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../lib/core/util/clock.ts';
@@ -89,8 +90,16 @@ describe('suspend-idle, wake, wake-all, pin', () => {
     expect(await statuses(sb)).toEqual({ [IDLE]: 'UP', [PINNED]: 'UP', [BUSY]: 'UP' });
   });
 
-  test('past the timeout the idle session is suspended; pinned and busy ones are kept', async () => {
+  test('a session waiting for the owner (a permission question) is not idle', async () => {
     clock.advance(2 * MINUTE);
+    writeCondition(join(sb.sessionsDir, IDLE), 'router', { state: 'WAITING', cause: 'asks to use Bash: ls', fix: 'Allow or Deny in the chat', since: clock.now() });
+    const result = await runAt(sb, clock, 'suspend-idle');
+    expect(result.out.split('\n')).toContain(`WAITING    dc-${IDLE}  (waiting for you, not suspended)`);
+    expect(await sb.tmux.hasSession(`dc-${IDLE}`)).toBe(true);
+    writeCondition(join(sb.sessionsDir, IDLE), 'router', undefined);
+  });
+
+  test('past the timeout the idle session is suspended; pinned and busy ones are kept', async () => {
     const result = await runAt(sb, clock, 'suspend-idle');
     expect(result.code).toBe(0);
     expect(result.out.split('\n')).toEqual([`SUSPENDED  dc-${IDLE}`, `BUSY       dc-${BUSY}  (working, not suspended)`, 'Suspended 1 idle session(s).']);

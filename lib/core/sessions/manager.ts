@@ -653,11 +653,12 @@ export class SessionManager {
    * Stops sessions idle for longer than `<P>_IDLE_TIMEOUT` minutes (0 disables) and marks them
    * suspended; pinned sessions and panes where Claude is working are skipped.
    */
-  async suspendIdle(): Promise<{ suspended: string[]; skippedBusy: string[] }> {
+  async suspendIdle(): Promise<{ suspended: string[]; skippedBusy: string[]; skippedWaiting: string[] }> {
     const config = this.config();
     const suspended: string[] = [];
     const skippedBusy: string[] = [];
-    if (config.idleTimeoutMin <= 0) return { suspended, skippedBusy };
+    const skippedWaiting: string[] = [];
+    if (config.idleTimeoutMin <= 0) return { suspended, skippedBusy, skippedWaiting };
     const live = await this.liveSessions();
     const now = this.deps.clock.now() / 1000;
     for (const [id, entry] of sortedEntries(this.registry())) {
@@ -665,17 +666,21 @@ export class SessionManager {
       if (!info || info.dead) continue;
       const dir = this.stateDir(id);
       if (hasState(dir, 'pinned') || now - info.activity < config.idleTimeoutMin * 60) continue;
-      // Waiting for the owner (a permission request, a dialog) is not idle: stopping it would lose the question.
       const screen = await this.deps.tmux.capturePane(entry.tmux).catch(() => '');
-      if (BUSY.test(screen) || currentCondition(dir)?.state === 'WAITING' || classifyPane(screen).dialog) {
+      if (BUSY.test(screen)) {
         skippedBusy.push(id);
+        continue;
+      }
+      // Waiting for the owner (a permission question, a dialog) is not idle: stopping it would lose the question.
+      if (currentCondition(dir)?.state === 'WAITING' || classifyPane(screen).dialog) {
+        skippedWaiting.push(id);
         continue;
       }
       touchState(dir, 'suspended', `${new Date(this.deps.clock.now()).toISOString()}\n`);
       await this.stopPane(id, info);
       suspended.push(id);
     }
-    return { suspended, skippedBusy };
+    return { suspended, skippedBusy, skippedWaiting };
   }
 
   /**
