@@ -15,7 +15,7 @@ export function shellQuote(arg: string): string {
 }
 
 /** The shell command Claude Code runs for one of our hooks: `env CLAUDE_CONFIG_DIR=<ours> … <program> hook <event> --id <id>`. */
-export function hookCommand(platform: Platform, env: Env, paths: Paths, event: 'permission-request' | 'notification', id: string): string | undefined {
+export function hookCommand(platform: Platform, env: Env, paths: Paths, event: 'permission-request' | 'notification' | 'turn', id: string): string | undefined {
   const argv = programArgv(platform.cli, ['hook', event, '--id', id]);
   if (!argv) return undefined;
   // Our root, not the session's: a profile may give the session its own CLAUDE_CONFIG_DIR.
@@ -26,16 +26,22 @@ export function hookCommand(platform: Platform, env: Env, paths: Paths, event: '
 /**
  * The settings a session starts with (`--settings <state>/claude-settings.json`), added to the user's
  * own: a PermissionRequest hook that asks the owner in the chat when Claude Code's channel relay is
- * off (and for a session on the official plugin), and a Notification hook that tells the owner the
- * session waits for them.
+ * off (and for a session on the official plugin), a Notification hook that tells the owner the
+ * session waits for them, and turn hooks (UserPromptSubmit, Stop, StopFailure) that give its state.
  */
 export function sessionSettings(platform: Platform, env: Env, paths: Paths) {
   return (id: string, stateDir: string): string | undefined => {
     const permission = hookCommand(platform, env, paths, 'permission-request', id);
     const notification = hookCommand(platform, env, paths, 'notification', id);
-    if (!permission || !notification) return undefined;
+    const turn = hookCommand(platform, env, paths, 'turn', id);
+    if (!permission || !notification || !turn) return undefined;
+    const turnHook = [{ matcher: '', hooks: [{ type: 'command', command: turn, timeout: 30 }] }];
     const settings = {
       hooks: {
+        // Busy / idle / a failed turn (a usage limit, a login) come from these, not from screen text.
+        UserPromptSubmit: turnHook,
+        Stop: turnHook,
+        StopFailure: turnHook,
         PermissionRequest: [{ matcher: '*', hooks: [{ type: 'command', command: permission, timeout: PERMISSION_HOOK_TIMEOUT_S }] }],
         // Only what needs the owner: a permission prompt or a question of an MCP server; not "waiting for
         // your input" after every turn.

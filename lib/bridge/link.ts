@@ -3,8 +3,8 @@ import { formatError } from '../core/util/errors.ts';
 import type { Logger } from '../core/util/log.ts';
 import { FrameDecoder, RouterToBridge, encodeFrame } from '../router/protocol.ts';
 
-/** A bridge pings this often; the router ends a link that is silent for 10 s. */
-const PING_MS = 3000;
+/** A bridge pings this often; the router ends a link that is silent for 6 s (LINK_SILENCE_MS). */
+const PING_MS = 2000;
 const RECONNECT_MS = 1000;
 
 export type IncomingMessage = Extract<RouterToBridge, { type: 'message' }>;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readOptionalFile } from '../core/config/config.ts';
 import { claimNotice, type Condition, readCondition, recordCondition, writeCondition } from '../core/store/condition.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
-import { STATE_FILES } from '../core/store/state.ts';
+import { STATE_FILES, stampState } from '../core/store/state.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
 import type { Logger } from '../core/util/log.ts';
@@ -62,7 +62,15 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const server = new McpServer({
     info: { name: platform.serverName, version: '1.0.0' },
     instructions: platform.instructions,
-    tools: platform,
+    tools: {
+      tools: platform.tools,
+      async call(name, args) {
+        const text = await platform.call(name, args);
+        // What the session said in its chat, for list and status.
+        if (name === 'reply') stampState(stateDir, 'lastOut', options.clock.now());
+        return text;
+      },
+    },
     // tools.listChanged (always declared): the readiness probe (lib/bridge/delivery.ts) depends on it.
     experimental: { 'claude/channel': {}, ...PermissionRelay.capability },
     log,

@@ -1,11 +1,18 @@
 import { rmSync } from 'node:fs';
+import type { ConsolaInstance, ConsolaReporter } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
-import { CrsError } from '../core/util/errors.ts';
+import { CrsError, formatError } from '../core/util/errors.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { isProcessAlive } from '../core/store/lock.ts';
+import { formatLogLine } from '../core/util/log.ts';
+import type { Clock } from '../core/util/clock.ts';
 import type { Env } from '../core/config/paths.ts';
 import type { Tmux } from '../core/host/tmux.ts';
 import type { Duty } from './scheduler.ts';
+import { type DaemonName, type DaemonStatus, daemonStatusFile, loadDaemonStatus } from './state.ts';
+
+/** The most of an error's text a status file keeps. */
+const STATUS_ERROR_CHARS = 2000;
 
 /** Variables a daemon started in tmux is given explicitly (a tmux session has the server's env, not ours). */
 export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG', 'CRS_UID'] as const;
@@ -26,6 +33,54 @@ export function acquirePidFile(file: string, what: string): () => void {
   return () => {
     if (Number(readOptionalFile(file)?.trim()) === process.pid) rmSync(file, { force: true });
   };
+}
+
+export interface DaemonRunOptions {
+  name: DaemonName;
+  /** Named when another process holds the pid file: "The Telegram router". */
+  what: string;
+  pidFile: string;
+  sessionsDir: string;
+  /** The daemon's logger: its error lines are recorded. */
+  log: ConsolaInstance;
+  clock: Pick<Clock, 'now'>;
+}
+
+/**
+ * Runs a daemon's loop as the holder of its pid file, and keeps `<sessions dir>/<name>.status.json`
+ * (`status` shows it): its pid and start, and the last error it logged or stopped on, kept across
+ * restarts. Every daemon runs through here; a status file that cannot be written is not an error.
+ */
+export async function runDaemon(options: DaemonRunOptions, loop: () => Promise<void>): Promise<void> {
+  const release = acquirePidFile(options.pidFile, options.what);
+  const file = daemonStatusFile(options.sessionsDir, options.name);
+  const iso = () => new Date(options.clock.now()).toISOString();
+  const status: DaemonStatus = { pid: process.pid, startedAt: iso(), lastError: loadDaemonStatus(file)?.lastError ?? null };
+  const save = () => {
+    try {
+      writeFileAtomic(file, `${JSON.stringify(status)}\n`);
+    } catch {}
+  };
+  const recordError = (text: string) => {
+    status.lastError = { at: iso(), text: text.slice(0, STATUS_ERROR_CHARS) };
+    save();
+  };
+  const recorder: ConsolaReporter = {
+    log(entry) {
+      if (entry.type === 'error' || entry.type === 'fatal') recordError(formatLogLine({ ...entry, type: 'log' }, false));
+    },
+  };
+  save();
+  options.log.addReporter(recorder);
+  try {
+    await loop();
+  } catch (error) {
+    recordError(formatError(error));
+    throw error;
+  } finally {
+    options.log.removeReporter(recorder);
+    release();
+  }
 }
 
 /** Starts `argv` in a detached tmux session unless it already runs there; false if it was running. */

@@ -12,6 +12,8 @@ import type { Duty } from './scheduler.ts';
 export const LIVENESS_CHECK_MS = 500;
 /** How often the pane observer looks (one tmux listing; captures only of changed panes). */
 export const PANE_CHECK_MS = 1000;
+/** Idle sessions are looked for this often (or every cleanup interval when shorter). */
+export const SUSPEND_CHECK_MS = 60_000;
 
 export interface DutyDeps {
   manager: SessionManager;
@@ -92,7 +94,7 @@ export function discoverDuty({ manager, log, now }: DutyDeps, api: () => Discord
   };
 }
 
-/** Cleans up deleted/archived channels and suspends idle sessions. */
+/** Cleans up sessions of deleted/archived channels. */
 export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): Duty {
   return {
     name: 'cleanup',
@@ -103,17 +105,15 @@ export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): 
         if (line.kind === 'STALE') log.info(`STALE  ${line.name} (${line.id}): ${line.detail}, session removed`);
         if (line.kind === 'ERROR') log.error(`stale check of ${line.name} (${line.id}) failed: ${line.detail}`);
       }
-      const idle = await manager.suspendIdle();
-      for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);
     },
   };
 }
 
-/** Suspends idle sessions (platforms without a stale check). */
+/** Suspends idle sessions, within a minute of their idle timeout (one listing; only idle panes are read). */
 export function suspendDuty({ manager, log }: DutyDeps): Duty {
   return {
     name: 'suspend-idle',
-    everyMs: () => manager.config().cleanupIntervalS * 1000,
+    everyMs: () => Math.min(SUSPEND_CHECK_MS, manager.config().cleanupIntervalS * 1000),
     async run() {
       const idle = await manager.suspendIdle();
       for (const id of idle.suspended) log.info(`SUSPENDED  ${manager.tmuxName(id)} (idle)`);

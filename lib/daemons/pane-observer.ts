@@ -14,6 +14,8 @@ import { readState } from '../core/store/state.ts';
 export const MIN_CAPTURE_MS = 2000;
 /** The manager answers the development-channel dialog itself; only one that stays longer is a condition. */
 export const DEV_DIALOG_GRACE_MS = 15_000;
+/** A limit on the screen waits this long for the session's StopFailure hook (then the router tells it). */
+const LIMIT_HOOK_WAIT_MS = 15_000;
 
 
 export interface PaneObserverDeps {
@@ -164,6 +166,13 @@ export class PaneObserver {
     // A permission request waiting in the chat already asks the owner (with its buttons): the terminal's
     // prompt for it is not told a second time.
     if (want.state === 'WAITING' && readCondition(dir, 'router')?.state === 'WAITING') return void claimNotice(dir, 'pane', want);
+    // A usage limit whose failed turn the hooks reported is told by the router, in one message for all
+    // sessions. The hook may come a moment after the screen: a limit is told here only when none came.
+    if (want.state === 'LIMITED') {
+      if (readCondition(dir, 'hook')?.state === 'LIMITED') return void claimNotice(dir, 'pane', want);
+      const since = readCondition(dir, 'pane')?.since ?? now;
+      if (now - since < LIMIT_HOOK_WAIT_MS) return void (memo.synced = undefined);
+    }
     if (!claimNotice(dir, 'pane', want)) return;
     if (want === memo.deaf) memo.deafTold = true;
     try {

@@ -1,4 +1,5 @@
 import type { Condition } from '../core/store/condition.ts';
+import { formatConditionNotice } from '../core/sessions/format.ts';
 import { DiscordApi, discordApiUrl } from './discord/api.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';
 
@@ -7,13 +8,6 @@ export type ChatPoster = (id: string, text: string) => Promise<void>;
 
 /** Tells a session's owner about a new condition (one message in the session's chat). */
 export type ConditionNotify = (session: { id: string; name: string; tmux: string }, condition: Condition) => Promise<void>;
-
-const ICONS: Record<Condition['state'], string> = { WAITING: '⏸', DEAF: '🔇', LIMITED: '⏳', LOGGED_OUT: '🔑' };
-
-/** The message that tells the owner about a condition: state and cause, then the fix. */
-export function formatConditionNotice(name: string, condition: Pick<Condition, 'state' | 'cause' | 'fix'>): string {
-  return `${ICONS[condition.state]} ${condition.state} — session ${name}: ${condition.cause}.\nFix: ${condition.fix}.`;
-}
 
 /** The Bot API root of `TELEGRAM_API_URL` (default https://api.telegram.org), without a trailing slash. */
 export function telegramApiRoot(env: Record<string, string | undefined>): string {

@@ -9,7 +9,7 @@ import { formatError } from '../core/util/errors.ts';
 import { BridgeToRouter, FrameDecoder, type RouterToBridge, encodeFrame, routerSocketPath } from './protocol.ts';
 
 /** A link that sends nothing (not even a ping) for this long is dead: its bridge hangs or is stopped. */
-export const LINK_SILENCE_MS = 10_000;
+export const LINK_SILENCE_MS = 6000;
 /** A connection that has not said a valid hello by then is closed. */
 const HELLO_TIMEOUT_MS = 5000;
 
@@ -35,6 +35,8 @@ export interface LinkServerOptions {
   onLink(link: Link): void;
   onFrame(link: Link, frame: Exclude<BridgeToRouter, { type: 'hello' | 'ping' }>): void;
   onClose(link: Link): void;
+  /** A link cut off for its silence (called before it is closed). */
+  onSilent?(link: Link): void;
   /** Silence after which a link is ended (default LINK_SILENCE_MS). */
   silenceMs?: number;
 }
@@ -158,6 +160,7 @@ export class LinkServer {
       if (link.role === 'hook') continue;
       if (now - link.lastSeen > (this.options.silenceMs ?? LINK_SILENCE_MS)) {
         this.options.log.warn(`link: the bridge of session ${link.session} (pid ${link.pid}) went silent; closing its link`);
+        this.options.onSilent?.(link);
         link.close();
       }
     }

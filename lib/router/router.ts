@@ -1,14 +1,17 @@
 import { join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
 import { currentCondition } from '../core/store/condition.ts';
-import { addAlwaysAllowed, hasState, loadAlwaysAllowed } from '../core/store/state.ts';
+import { addAlwaysAllowed, hasState, loadAlwaysAllowed, stampState } from '../core/store/state.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
 import { Inbox, type InboxEntry } from './inbox.ts';
 import type { PendingPermission, PermissionChoice, PermissionOutcome } from './permissions.ts';
 import type { Actor } from '../core/control/authorize.ts';
-import { writeCondition } from '../core/store/condition.ts';
+import { claimNotice, readCondition, recordCondition, writeCondition } from '../core/store/condition.ts';
+import { formatConditionNotice } from '../core/sessions/format.ts';
+import { readTurn } from '../core/store/turn.ts';
+import { LimitKeeper } from './limits.ts';
 import { type Link, LinkServer, type LinkServerOptions, readLinkSecret, routerSocketPath } from './links.ts';
 
 /** How often sessions with queued messages and no bridge are looked after. */
@@ -23,6 +26,10 @@ export const BRIDGE_RECONNECT_GRACE_MS = 10_000;
 /** The first restart for liveness waits this long after the previous one; each next one twice as long. */
 const RESTART_BACKOFF_MS = 30_000;
 const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
+/** A session whose bridge is gone is not restarted during a turn younger than this. */
+const BUSY_TURN_SPARED_MS = 60 * 60_000;
+/** The cause of a DEAF session whose bridge stopped answering. */
+const SILENT_CAUSE = 'its bridge stopped answering (hung or frozen): messages are not reaching it';
 /** The same "waiting for you" is not told again within this. */
 const ATTENTION_REPEAT_MS = 10 * 60_000;
 /** A "waiting for you" is held this long: a permission question arriving meanwhile asks instead. */
@@ -50,6 +57,8 @@ export interface ChannelAdapter {
   askPermission(request: PendingPermission): Promise<unknown>;
   /** Edits an approval message to show how it ended (the decision, who took it and when); its buttons go. */
   settlePermission(request: PendingPermission, ref: unknown, outcome: PermissionOutcome): Promise<void>;
+  /** One message to the owner(s) about the whole fleet (a usage limit), not in any session's chat. */
+  notifyOwners(text: string): Promise<void>;
 }
 
 /** A permission request waiting for the owner, with where its verdict goes and its message. */
@@ -68,7 +77,7 @@ export interface RouterOptions {
   log: ConsolaInstance;
   signal: AbortSignal;
   /** Test seams: the liveness timings (defaults: BRIDGE_CONNECT_GRACE_MS, LINK_SILENCE_MS, 5 s sweeps). */
-  timings?: { connectGraceMs?: number; reconnectGraceMs?: number; silenceMs?: number; sweepMs?: number };
+  timings?: { connectGraceMs?: number; reconnectGraceMs?: number; silenceMs?: number; sweepMs?: number; continueAfterResetMs?: number };
 }
 
 /** The core's view of one session's link. */
@@ -101,10 +110,13 @@ export class Router {
   private readonly restarts = new Map<string, { at: number; count: number }>();
   /** The last "waiting for you" told per session, so the same words are told once. */
   private readonly attention = new Map<string, { message: string; at: number }>();
+  /** When each session was last told its bridge went silent (a flapping bridge is told once in ATTENTION_REPEAT_MS). */
+  private readonly silentToldAt = new Map<string, number>();
   private readonly attentionTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Permission requests waiting for the owner, by `<session>/<request id>`. */
   private readonly permissions = new Map<string, PendingEntry>();
   private readonly server: LinkServer;
+  private readonly limits: LimitKeeper;
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: RouterOptions) {
@@ -117,7 +129,16 @@ export class Router {
       onLink: (link) => this.onLink(link),
       onFrame: (link, frame) => this.onFrame(link, frame),
       onClose: (link) => this.onClose(link),
+      onSilent: (link) => this.onSilent(link),
       silenceMs: options.timings?.silenceMs,
+    });
+    this.limits = new LimitKeeper({
+      manager,
+      log: options.log,
+      clock: options.clock,
+      notifyOwners: (text) => options.adapter.notifyOwners(text),
+      onContinued: (session) => this.pump(session),
+      continueAfterResetMs: options.timings?.continueAfterResetMs,
     });
   }
 
@@ -228,6 +249,8 @@ export class Router {
     this.connects.set(link.session, (this.connects.get(link.session) ?? 0) + 1);
     this.unlinkedSince.delete(link.session);
     this.droppedAt.delete(link.session);
+    const dir = manager.stateDir(link.session);
+    if (readCondition(dir, 'bridge')?.cause === SILENT_CAUSE) writeCondition(dir, 'bridge', undefined);
     log.info(`bridge of ${manager.tmuxName(link.session)} connected (pid ${link.pid})`);
     this.pump(link.session);
   }
@@ -246,12 +269,42 @@ export class Router {
         // Left in the inbox, it is handed over again later and the bridge answers it as already taken.
         this.options.log.warn(`inbox of ${link.session}: could not remove message ${frame.id}: ${formatError(error)}`);
       }
+      stampState(this.options.manager.stateDir(link.session), 'lastIn', this.options.clock.now());
       this.restarts.delete(link.session);
       this.pump(link.session);
       return;
     }
     state.stalled = true;
     if (frame.reason === 'deaf') void this.restartForLiveness(link.session, `Claude Code did not take message ${frame.id}`);
+  }
+
+  /**
+   * A bridge that stopped answering (frozen, hung): the session is DEAF and the owner is told once; its
+   * link is closed, and if the bridge does not come back the session is restarted (the sweep).
+   */
+  private onSilent(link: Link): void {
+    const { manager, adapter, log, clock } = this.options;
+    const dir = manager.stateDir(link.session);
+    try {
+      const condition = recordCondition(dir, 'bridge', {
+        state: 'DEAF',
+        cause: SILENT_CAUSE,
+        fix: 'nothing: the session is restarted if its bridge does not come back; its messages wait',
+        since: clock.now(),
+      });
+      const last = this.silentToldAt.get(link.session);
+      if (last !== undefined && clock.now() - last < ATTENTION_REPEAT_MS) return void claimNotice(dir, 'bridge', condition);
+      if (claimNotice(dir, 'bridge', condition)) {
+        this.silentToldAt.set(link.session, clock.now());
+        let name = link.session;
+        try {
+          name = manager.registry()[link.session]?.name ?? name;
+        } catch {}
+        void adapter.notify(link.session, formatConditionNotice(name, condition)).catch((error) => log.warn(`telling ${link.session} failed: ${formatError(error)}`));
+      }
+    } catch (error) {
+      log.warn(`recording the DEAF state of ${link.session} failed: ${formatError(error)}`);
+    }
   }
 
   /** A bridge went away: what it had not confirmed stays queued, and the session is woken if it stopped. */
@@ -387,6 +440,8 @@ export class Router {
     if (!state || state.inflight || state.stalled) return;
     // A stopping session would take the message and lose it with its process.
     if (hasState(this.options.manager.stateDir(session), 'stopping')) return;
+    // A session stopped by a usage limit gets its messages after it was told to continue.
+    if (this.limits.holds(session)) return;
     const next = this.inbox(session).first();
     if (!next) return;
     state.inflight = next.id;
@@ -400,8 +455,10 @@ export class Router {
   private sweep(): void {
     const { manager, log, clock } = this.options;
     let ids: string[];
+    let registry: ReturnType<SessionManager['registry']>;
     try {
-      ids = Object.keys(manager.registry());
+      registry = manager.registry();
+      ids = Object.keys(registry);
     } catch (error) {
       return log.warn(`sweep: ${formatError(error)}`);
     }
@@ -409,6 +466,7 @@ export class Router {
     void manager
       .liveSessions()
       .then((live) => {
+        void this.limits.check(registry, live).catch((error) => log.warn(`usage limits: ${formatError(error)}`));
         for (const session of ids) {
           if (this.links.has(session) || this.starting.has(session) || !this.inbox(session).size) {
             this.unlinkedSince.delete(session);
@@ -430,6 +488,9 @@ export class Router {
           const reconnectOver = dropped !== undefined && now - dropped >= (this.options.timings?.reconnectGraceMs ?? BRIDGE_RECONNECT_GRACE_MS);
           if (!reconnectOver && now - since < (this.options.timings?.connectGraceMs ?? BRIDGE_CONNECT_GRACE_MS)) continue;
           if (currentCondition(manager.stateDir(session))?.state === 'WAITING') continue; // the owner must answer first
+          // A turn under way is not cut off for a bridge: the message waits until it ends (or an hour passes).
+          const turn = readTurn(manager.stateDir(session));
+          if (turn?.state === 'busy' && now - turn.since < BUSY_TURN_SPARED_MS) continue;
           this.droppedAt.delete(session);
           void this.restartForLiveness(session, reconnectOver ? 'its bridge went away and did not come back' : `its bridge has not connected for ${Math.round((now - since) / 1000)} s`);
         }

@@ -42,7 +42,12 @@ export interface ClaudeConfigOptions {
   settings?: Record<string, unknown>;
   /** Extra env for every session of this config dir (through settings.json). */
   env?: Record<string, string>;
+  /** Log in as a subscription account (a fake long-lived OAuth token) instead of with an API key. */
+  oauth?: boolean;
 }
+
+/** A fake long-lived OAuth token in the CLI's format; never a credential. */
+export const FAKE_OAUTH_TOKEN = 'sk-ant-oat01-loopback-test-token-00000000000000000000000000000';
 
 /** Writes `<dir>/.claude.json` and `<dir>/settings.json` for a config dir the real CLI starts from without a screen. */
 export function prepareClaudeConfig(dir: string, options: ClaudeConfigOptions): void {
@@ -60,7 +65,7 @@ export function prepareClaudeConfig(dir: string, options: ClaudeConfigOptions): 
   const settings = {
     ...(options.bypassAccepted === false ? {} : { skipDangerousModePermissionPrompt: true }),
     ...options.settings,
-    env: { ANTHROPIC_BASE_URL: options.apiUrl, ANTHROPIC_API_KEY: FAKE_API_KEY, DISABLE_AUTOUPDATER: '1', ...options.env },
+    env: { ANTHROPIC_BASE_URL: options.apiUrl, ...(options.oauth ? { CLAUDE_CODE_OAUTH_TOKEN: FAKE_OAUTH_TOKEN } : { ANTHROPIC_API_KEY: FAKE_API_KEY }), DISABLE_AUTOUPDATER: '1', ...options.env },
   };
   writeFileSync(join(dir, 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
 }

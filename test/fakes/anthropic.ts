@@ -48,6 +48,26 @@ export interface FakeAnthropicOptions {
   resetAt?: number;
 }
 
+/**
+ * A 429 as the API sends it to a subscription account at its five-hour limit: the unified rate-limit
+ * headers with the reset time (epoch seconds), which Claude Code shows as `resets 2:07pm`.
+ */
+export function usageLimitTurn(reset: number): Turn {
+  return {
+    status: 429,
+    headers: {
+      'anthropic-ratelimit-unified-status': 'rejected',
+      'anthropic-ratelimit-unified-reset': String(reset),
+      'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+      'anthropic-ratelimit-unified-5h-status': 'rejected',
+      'anthropic-ratelimit-unified-5h-reset': String(reset),
+      'anthropic-ratelimit-unified-5h-utilization': '1.0',
+      'retry-after': String(Math.max(1, reset - Math.floor(Date.now() / 1000))),
+    },
+    body: { type: 'error', error: { type: 'rate_limit_error', message: 'usage limit reached' } },
+  };
+}
+
 const CHANNEL_TAG = /<channel\b([^>]*)>([\s\S]*?)<\/channel>/g;
 
 /** The attributes of every `<channel …>` tag in a text (source, chat_id, message_id, …) with its body. */
@@ -163,14 +183,7 @@ export class FakeAnthropic {
     if (!request.isTurn) return { text: 'Session' };
     if (endsWithToolResult(request)) return { text: 'done' };
     const text = request.lastUserText;
-    if (text.includes('trigger-429')) {
-      const reset = this.options.resetAt ?? Math.floor(Date.now() / 1000) + 3600;
-      return {
-        status: 429,
-        headers: { 'anthropic-ratelimit-unified-reset': String(reset), 'anthropic-ratelimit-unified-status': 'rejected', 'retry-after': '3600' },
-        body: { type: 'error', error: { type: 'rate_limit_error', message: 'usage limit reached' } },
-      };
-    }
+    if (text.includes('trigger-429')) return usageLimitTurn(this.options.resetAt ?? Math.floor(Date.now() / 1000) + 3600);
     const run = /run-tool (.+)/.exec(text);
     if (run) return { toolUse: { name: 'Bash', input: { command: run[1]!.replace(/<\/channel>[\s\S]*$/, '').trim(), description: 'scripted' } } };
     const tag = parseChannelTags(text).at(-1);

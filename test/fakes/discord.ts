@@ -658,6 +658,11 @@ export class FakeDiscord {
       });
     }
     if (path === '/users/@me' && method === 'GET') return Response.json(this.botUser);
+    if (path === '/users/@me/channels' && method === 'POST') {
+      const recipient = String((body as { recipient_id?: unknown } | undefined)?.recipient_id ?? '');
+      if (!/^\d+$/.test(recipient)) return Response.json({ message: 'Invalid Form Body', code: 50035 }, { status: 400 });
+      return Response.json(this.dmChannel({ id: recipient, username: `user-${recipient}` }));
+    }
     if (path === '/applications/@me' && method === 'GET') return Response.json({ id: this.applicationId, name: this.botUser.username, bot: this.botUser, flags: 0 });
     if ((m = /^\/guilds\/(\d+)$/.exec(path)) && method === 'GET') {
       return m[1] === this.guildId ? Response.json({ id: this.guildId, name: this.guildName }) : notFound('Unknown Guild', 10004);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeCondition } from '../../lib/core/store/condition.ts';
+import { clearTurn, recordTurnHook } from '../../lib/core/store/turn.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../lib/core/util/clock.ts';
@@ -97,6 +98,23 @@ describe('suspend-idle, wake, wake-all, pin', () => {
     expect(result.out.split('\n')).toContain(`WAITING    dc-${IDLE}  (waiting for you, not suspended)`);
     expect(await sb.tmux.hasSession(`dc-${IDLE}`)).toBe(true);
     writeCondition(join(sb.sessionsDir, IDLE), 'router', undefined);
+  });
+
+  test("a session whose turn hooks say it works (a long silent tool run) or whose turn a usage limit stopped is not idle", async () => {
+    const dir = join(sb.sessionsDir, IDLE);
+    recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, clock.now() - 2 * MINUTE);
+    let result = await runAt(sb, clock, 'suspend-idle');
+    expect(result.out.split('\n')).toContain(`BUSY       dc-${IDLE}  (working, not suspended)`);
+    expect((await statuses(sb))[IDLE]).toBe('BUSY');
+    recordTurnHook(dir, { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: "You've hit your session limit" }, clock.now() - 2 * MINUTE);
+    result = await runAt(sb, clock, 'suspend-idle');
+    expect(result.out.split('\n')).toContain(`LIMITED    dc-${IDLE}  (waiting for the usage limit, not suspended)`);
+    expect((await statuses(sb))[IDLE]).toBe('LIMITED');
+    // A turn that ended a minute ago is idle from then: not yet past the timeout.
+    recordTurnHook(dir, { hook_event_name: 'Stop' }, clock.now() - 30_000);
+    expect((await statuses(sb))[IDLE]).toBe('UP');
+    expect((await runAt(sb, clock, 'suspend-idle')).out).toBe(`BUSY       dc-${BUSY}  (working, not suspended)\nSuspended 0 idle session(s).`);
+    clearTurn(dir);
   });
 
   test('past the timeout the idle session is suspended; pinned and busy ones are kept', async () => {

@@ -235,7 +235,30 @@ describe('pane observer: conditions and telling the owner once', () => {
     server.show(`dc-${id}`, fixture('ready'));
     await observer.tick();
     expect(readCondition(dirOf(id), 'pane')?.state).toBe('DEAF');
-    expect(told.map((t) => t.condition.state)).toEqual(['DEAF', 'LIMITED']);
+    // The limit was over before its hook wait: only the deafness was told, once.
+    expect(told.map((t) => t.condition.state)).toEqual(['DEAF']);
+  });
+
+  test("a usage limit the session's StopFailure hook reported is left to the router's one message; one with no hook is told after a wait", async () => {
+    const [hooked, bare] = [idOf(14), idOf(15)];
+    register([hooked, bare]);
+    server.add(`dc-${hooked}`, fixture('limit-session-options'));
+    server.add(`dc-${bare}`, fixture('limit-session-options'));
+    writeCondition(dirOf(hooked), 'hook', { state: 'LIMITED', cause: 'You have hit your session limit', fix: 'x', since: clock.now });
+    const observer = createObserver();
+    await observer.tick();
+    expect(readCondition(dirOf(hooked), 'pane')).toMatchObject({ state: 'LIMITED', notified: true });
+    expect(readCondition(dirOf(bare), 'pane')).toMatchObject({ state: 'LIMITED' });
+    expect(told).toEqual([]);
+    clock.now += 5000;
+    await observer.tick();
+    expect(told).toEqual([]);
+    clock.now += 11_000;
+    await observer.tick();
+    expect(told.map((t) => [t.id, t.condition.state])).toEqual([[bare, 'LIMITED']]);
+    clock.now += 3000;
+    await observer.tick();
+    expect(told).toHaveLength(1);
   });
 
   test("the development-channel dialog is the manager's to answer: the observer answers it once when it stays, a condition only if it stays after that", async () => {

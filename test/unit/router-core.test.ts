@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Socket } from 'bun';
 import { createConsola } from 'consola';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { linkSecret } from '../../lib/core/store/state.ts';
+import { linkSecret, readState, removeState } from '../../lib/core/store/state.ts';
 import { systemClock } from '../../lib/core/util/clock.ts';
 import { Inbox, compareIds } from '../../lib/router/inbox.ts';
 import { routerSocketPath } from '../../lib/router/links.ts';
@@ -150,6 +150,7 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
           return `ref-${request.request_id}`;
         },
         settlePermission: async (request, ref, outcome) => void settled.push({ id: request.request_id, ref, result: outcome.result }),
+        notifyOwners: async (text) => void notices.push(['owners', text]),
       },
     });
     router.start();
@@ -208,6 +209,26 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     bridge.socket.end();
   });
 
+  test('the time a message was taken is the session’s last message in (lastIn); a message not yet taken leaves it', async () => {
+    const manager = startRouter();
+    const dir = manager.stateDir(CHAT);
+    removeState(dir, 'lastIn');
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(dir), () => 'none');
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    router.accept({ session: CHAT, ...message('40') });
+    await waitFor(() => bridge.messages().includes('40'), 3000, 'the message');
+    await Bun.sleep(100);
+    expect(readState(dir, 'lastIn')).toBeUndefined();
+    const before = Date.now();
+    bridge.socket.write(encodeFrame({ type: 'taken', id: '40' }));
+    await waitFor(() => readState(dir, 'lastIn') !== undefined, 3000, 'lastIn');
+    const at = Date.parse(readState(dir, 'lastIn')!);
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now());
+    expect((await manager.list()).find((r) => r.id === CHAT)?.lastIn).toBe(new Date(at).toISOString());
+    bridge.socket.end();
+  });
+
   test('a bridge that goes silent is cut off; a message it did not confirm stays queued', async () => {
     const manager = startRouter({ silenceMs: 300 });
     const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(manager.stateDir(CHAT)), () => 'none');
@@ -217,7 +238,28 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     await waitFor(() => !router.isLinked(CHAT), 3000, 'the silent link cut');
     expect(log.some((l) => l.includes('went silent'))).toBe(true);
     expect(router.inbox(CHAT).first()?.id).toBe('6');
-    router.inbox(CHAT).remove('6');
+    // The session is DEAF and its chat is told, once.
+    const dir = manager.stateDir(CHAT);
+    expect(readCondition(dir, 'bridge')).toMatchObject({ state: 'DEAF', notified: true });
+    expect((await manager.list()).find((r) => r.id === CHAT)?.status).toBe('DEAF');
+    const told = () => notices.filter(([s, t]) => s === CHAT && t.includes('bridge stopped answering'));
+    await waitFor(() => told().length === 1, 3000, 'the notice');
+    // Back, then silent again soon after (a flapping bridge): DEAF again, but not told a second time.
+    const again = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(dir), () => 'none');
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link again');
+    expect(readCondition(dir, 'bridge')).toBeUndefined();
+    await waitFor(() => again.messages().includes('6'), 3000, 'the message again');
+    await waitFor(() => !router.isLinked(CHAT), 3000, 'cut again');
+    expect(readCondition(dir, 'bridge')?.state).toBe('DEAF');
+    await Bun.sleep(100);
+    expect(told().length).toBe(1);
+    // Back: the bridge takes what waited, and DEAF is over.
+    const back = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(dir));
+    await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the message taken');
+    expect(readCondition(dir, 'bridge')).toBeUndefined();
+    back.socket.end();
+    bridge.socket.end();
+    again.socket.end();
   });
 
   test('a session whose Claude Code does not take messages is restarted and its messages stay queued', async () => {

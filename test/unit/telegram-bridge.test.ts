@@ -6,7 +6,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { Socket } from 'bun';
 import { readCondition } from '../../lib/core/store/condition.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { linkSecret } from '../../lib/core/store/state.ts';
+import { linkSecret, readState } from '../../lib/core/store/state.ts';
 import { routerSocketPath } from '../../lib/router/links.ts';
 import { BridgeToRouter, FrameDecoder, encodeFrame } from '../../lib/router/protocol.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
@@ -138,20 +138,26 @@ describe('bridge: a Claude Code channel for one chat', () => {
     expect(readCondition(join(sb.sessionsDir, CHAT), 'bridge')).toBeUndefined();
   }, 20_000);
 
-  test('reply sends to its own chat through the Bot API, in 4096-character pieces', async () => {
+  test('reply sends to its own chat through the Bot API, in 4096-character pieces, and records when (lastOut)', async () => {
     const before = fake.calls('sendMessage').length;
+    const started = Date.now();
     const result = await client.callTool({ name: 'reply', arguments: { chat_id: CHAT, text: `${'x'.repeat(5000)}`, reply_to: '9' } });
     expect(result.isError).toBeFalsy();
     const sent = fake.calls('sendMessage').slice(before).filter((p) => String(p.chat_id) === CHAT);
     expect(sent.map((p) => String(p.text).length)).toEqual([4096, 904]);
+    const lastOut = Date.parse(readState(join(sb.sessionsDir, CHAT), 'lastOut') ?? '');
+    expect(lastOut).toBeGreaterThanOrEqual(started);
+    expect(lastOut).toBeLessThanOrEqual(Date.now());
   });
 
-  test('reply to any other chat is refused and nothing is sent', async () => {
+  test('reply to any other chat is refused and nothing is sent (nor recorded as an answer)', async () => {
     const before = fake.calls('sendMessage').length;
+    const lastOut = readState(join(sb.sessionsDir, CHAT), 'lastOut');
     const result = await client.callTool({ name: 'reply', arguments: { chat_id: '999', text: 'leak' } });
     expect(result.isError).toBe(true);
     expect(JSON.stringify(result.content)).toContain(`only write to its own chat ${CHAT}`);
     expect(fake.calls('sendMessage').length).toBe(before);
+    expect(readState(join(sb.sessionsDir, CHAT), 'lastOut')).toBe(lastOut);
   });
 
   test('react, edit_message and download_attachment reach the Bot API', async () => {

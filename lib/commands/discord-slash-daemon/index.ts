@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { registerCommands, runSlashDaemon } from '../../platforms/discord/slash/daemon.ts';
-import { acquirePidFile } from '../../daemons/daemon.ts';
+import { runDaemon } from '../../daemons/daemon.ts';
 import { join } from 'node:path';
 
 /** Runs a program without a shell and returns its combined output. */
@@ -28,18 +28,17 @@ export function createDiscordSlashDaemonCommand(ctx: CommandContext) {
     },
     async run({ rawArgs }) {
       if (rawArgs[0] === 'register') return;
-      const release = acquirePidFile(join(ctx.paths.sessionsDir, 'slash-daemon.pid'), 'The slash daemon');
-      try {
-        await runSlashDaemon({
+      const { log } = ctx.io;
+      const daemon = { name: 'router', what: 'The slash daemon', pidFile: join(ctx.paths.sessionsDir, 'slash-daemon.pid'), sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
+      await runDaemon(daemon, () =>
+        runSlashDaemon({
           manager: ctx.manager,
           clock: ctx.clock,
-          log: ctx.io.log,
+          log,
           runCommand,
           signal: ctx.signal ?? new AbortController().signal,
-        });
-      } finally {
-        release();
-      }
+        }),
+      );
     },
   });
 }

@@ -5,9 +5,9 @@ import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { CrsError } from '../../core/util/errors.ts';
 import { createLogger } from '../../core/util/log.ts';
 import { programArgv } from '../../core/util/self.ts';
-import { acquirePidFile, keepAliveDuty } from '../../daemons/daemon.ts';
+import { keepAliveDuty, runDaemon } from '../../daemons/daemon.ts';
 import { createConditionNotify } from '../../platforms/notify.ts';
-import { cleanupDuty, discoverDuty, paneDuty, respawnDuty } from '../../daemons/duties.ts';
+import { cleanupDuty, discoverDuty, paneDuty, respawnDuty, suspendDuty } from '../../daemons/duties.ts';
 import { Scheduler } from '../../daemons/scheduler.ts';
 
 export const WATCHDOG_TMUX = 'dc-watchdog';
@@ -51,7 +51,6 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
     if (error instanceof CrsError && / HTTP 401:/.test(error.message)) throw error;
     log.warn(`Discord is not reachable yet, will retry: ${error instanceof Error ? error.message : error}`);
   }
-  const release = acquirePidFile(paths.watchdogPidFile, 'The Discord watchdog');
   const deps = { manager, log, now: () => ctx.clock.now() };
   const scheduler = new Scheduler(
     [
@@ -59,6 +58,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
       paneDuty(deps, createConditionNotify(manager)),
       discoverDuty(deps, api),
       cleanupDuty(deps, api),
+      suspendDuty(deps),
       keepAliveDuty({
         name: 'slash daemon',
         tmux: ctx.tmux,
@@ -72,12 +72,10 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
     ],
     { clock: ctx.clock, log },
   );
-  const c = manager.config();
-  log.info(`Watchdog started (liveness every 0.5 s, discover=${c.discoverIntervalS}s, cleanup=${c.cleanupIntervalS}s, pid=${process.pid})`);
-  try {
+  const daemon = { name: 'watchdog', what: 'The Discord watchdog', pidFile: paths.watchdogPidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock } as const;
+  await runDaemon(daemon, async () => {
+    const c = manager.config();
+    log.info(`Watchdog started (liveness every 0.5 s, discover=${c.discoverIntervalS}s, cleanup=${c.cleanupIntervalS}s, pid=${process.pid})`);
     await scheduler.run(ctx.signal ?? new AbortController().signal);
-  } finally {
-    release();
-    log.info('Watchdog stopped');
-  }
+  }).finally(() => log.info('Watchdog stopped'));
 }

@@ -12,6 +12,7 @@ export default (ctx: CommandContext) =>
       if (args.json) return ctx.io.out(JSON.stringify(rows, null, 2));
       ctx.io.out(`${ctx.platform.label} Sessions:`);
       if (rows.length === 0) ctx.io.out('  (none)');
-      for (const row of rows) ctx.io.out(formatRow(row));
+      const now = ctx.clock.now();
+      for (const row of rows) ctx.io.out(formatRow(row, now));
     },
   });

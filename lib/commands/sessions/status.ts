@@ -2,24 +2,26 @@ import { existsSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatRow } from '../../core/sessions/format.ts';
-import { daemonState, formatDaemonState } from '../../daemons/state.ts';
+import { formatStatusRow } from '../../core/sessions/format.ts';
+import { daemonState, describeDaemon, formatDaemon, platformDaemons } from '../../daemons/state.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({
-    meta: { name: 'status', description: 'Overview: token, config, daemons and every session' },
+    meta: { name: 'status', description: 'Overview: token, config, the daemons and every session with its state, since when and its last message in and out' },
     args: { ...jsonArg },
     async run({ args }) {
       const { manager, paths, platform } = ctx;
       const config = manager.config();
       const live = await ctx.tmux.listSessions();
+      const now = ctx.clock.now();
       const watchdog = daemonState(live, `${platform.prefix}-watchdog`, paths.watchdogPidFile);
+      const daemons = platformDaemons(platform, paths).map((ref) => describeDaemon(live, ref, paths.sessionsDir, now));
       const sessions = await manager.list();
       const token = existsSync(paths.tokenFile);
       if (args.json) {
         return ctx.io.out(
           JSON.stringify(
-            { tokenFile: paths.tokenFile, token, guildId: config.guildId ?? null, allowedUserIds: config.allowedUserIds, sessionsDir: paths.sessionsDir, watchdog, sessions },
+            { tokenFile: paths.tokenFile, token, guildId: config.guildId ?? null, allowedUserIds: config.allowedUserIds, sessionsDir: paths.sessionsDir, watchdog, daemons, sessions },
             null,
             2,
           ),
@@ -31,10 +33,10 @@ export default (ctx: CommandContext) =>
       if (platform.key === 'discord') ctx.io.out(`Guild: ${config.guildId ?? 'NOT SET'}`);
       ctx.io.out(`Allowed users: ${config.allowedUserIds.join(', ') || 'NOT SET'}`);
       ctx.io.out(`Sessions dir: ${paths.sessionsDir}`);
-      ctx.io.out(`Watchdog: ${formatDaemonState(watchdog)}`);
+      for (const daemon of daemons) ctx.io.out(formatDaemon(daemon, now));
       ctx.io.out('');
       ctx.io.out(`${platform.label} Sessions:`);
       if (sessions.length === 0) ctx.io.out('  (none)');
-      for (const row of sessions) ctx.io.out(formatRow(row));
+      for (const row of sessions) ctx.io.out(formatStatusRow(row, now));
     },
   });

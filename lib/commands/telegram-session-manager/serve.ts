@@ -4,7 +4,7 @@ import type { CommandContext } from '../_context.ts';
 import { type DaemonSpec, daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { createLogger } from '../../core/util/log.ts';
 import { TelegramRouter } from '../../platforms/telegram/router.ts';
-import { acquirePidFile } from '../../daemons/daemon.ts';
+import { runDaemon } from '../../daemons/daemon.ts';
 import { telegramApiUrl } from './index.ts';
 
 export const ROUTER_TMUX = 'tg-router';
@@ -30,8 +30,8 @@ export default (ctx: CommandContext) =>
       if (await handleDaemonFlags(ctx, spec, args)) return;
       const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
       ctx.manager.requireReady();
-      const release = acquirePidFile(spec.pidFile, 'The Telegram router');
-      try {
+      const daemon = { name: 'router', what: 'The Telegram router', pidFile: spec.pidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
+      await runDaemon(daemon, async () => {
         const router = new TelegramRouter({
           manager: ctx.manager,
           clock: ctx.clock,
@@ -41,9 +41,6 @@ export default (ctx: CommandContext) =>
           signal: ctx.signal ?? new AbortController().signal,
         });
         await router.run();
-      } finally {
-        release();
-        log.info('Router stopped');
-      }
+      }).finally(() => log.info('Router stopped'));
     },
   });

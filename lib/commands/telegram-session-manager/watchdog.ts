@@ -3,7 +3,7 @@ import type { CommandContext } from '../_context.ts';
 import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { createLogger } from '../../core/util/log.ts';
 import { programArgv } from '../../core/util/self.ts';
-import { acquirePidFile, keepAliveDuty } from '../../daemons/daemon.ts';
+import { keepAliveDuty, runDaemon } from '../../daemons/daemon.ts';
 import { createConditionNotify } from '../../platforms/notify.ts';
 import { paneDuty, respawnDuty, suspendDuty } from '../../daemons/duties.ts';
 import { Scheduler } from '../../daemons/scheduler.ts';
@@ -29,7 +29,6 @@ export default (ctx: CommandContext) =>
       if (await handleDaemonFlags(ctx, spec, args)) return;
       const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
       manager.requireReady();
-      const release = acquirePidFile(spec.pidFile, 'The Telegram watchdog');
       const deps = { manager, log, now: () => ctx.clock.now() };
       const scheduler = new Scheduler(
         [
@@ -49,12 +48,10 @@ export default (ctx: CommandContext) =>
         ],
         { clock: ctx.clock, log },
       );
-      log.info(`Telegram watchdog started (pid ${process.pid})`);
-      try {
+      const daemon = { name: 'watchdog', what: 'The Telegram watchdog', pidFile: spec.pidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock } as const;
+      await runDaemon(daemon, async () => {
+        log.info(`Telegram watchdog started (pid ${process.pid})`);
         await scheduler.run(ctx.signal ?? new AbortController().signal);
-      } finally {
-        release();
-        log.info('Telegram watchdog stopped');
-      }
+      }).finally(() => log.info('Telegram watchdog stopped'));
     },
   });

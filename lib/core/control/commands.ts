@@ -2,7 +2,7 @@ import type { ConsolaInstance } from 'consola';
 import { classifyPane, isStartupDialog } from '../host/pane.ts';
 import { SEND_KEYS, planSend } from '../host/send-keys.ts';
 import type { Platform } from '../config/platform.ts';
-import { formatCondition, formatNewConversation, formatSpawn } from '../sessions/format.ts';
+import { formatCondition, formatNewConversation, formatSessionLine, formatSpawn, joinWithin } from '../sessions/format.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../sessions/manager.ts';
 import { clearAlwaysAllowed, loadAlwaysAllowed } from '../store/state.ts';
 
@@ -23,6 +23,12 @@ export const CHAT_COMMANDS = [
   { name: 'send', description: 'Answer a dialog: a key (1, 2, enter, esc…) or text', usage: '<key or text>' },
   { name: 'allowed', description: 'Tools always allowed in this session; `clear` forgets them', usage: '[clear]' },
 ] as const;
+
+/**
+ * The longest answer each platform posts in one message: Telegram's limit, and Discord's less the code
+ * fence its answers are wrapped in.
+ */
+export const CHAT_ANSWER_LIMIT: Record<Platform['key'], number> = { telegram: 4096, discord: 2000 - '```\n\n```'.length };
 
 export type ChatCommandName = (typeof CHAT_COMMANDS)[number]['name'];
 
@@ -47,7 +53,8 @@ export async function runChatCommand(name: ChatCommandName, input: string, ctx: 
   const wake = spell(ctx, 'wake');
   if (name === 'sessions') {
     const rows = await manager.list();
-    return rows.length ? rows.map((r) => `${r.status.padEnd(9)} ${r.name} (${r.id})${r.condition ? `: ${r.condition.cause}` : ''}`).join('\n') : 'No sessions yet.';
+    const now = manager.deps.clock.now();
+    return rows.length ? joinWithin(rows.map((r) => formatSessionLine(r, now)), CHAT_ANSWER_LIMIT[manager.platform.key]) : 'No sessions yet.';
   }
   const row = (await manager.list()).find((r) => r.id === session);
   if (!row) return 'This chat has no session yet: send a message to start one.';

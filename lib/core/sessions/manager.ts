@@ -2,6 +2,7 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.ts';
 import { type Condition, activeCondition, clearConditions, currentCondition } from '../store/condition.ts';
+import { clearTurn, readTurn } from '../store/turn.ts';
 import { BUSY, classifyPane } from '../host/pane.ts';
 import { NO_CRASHES, QUICK_DEATH_MS, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
@@ -40,10 +41,10 @@ const PREVIOUS_EXIT_POLL_MS = 50;
 const NEW_CONVERSATION_SHOWN_MS = 24 * 60 * 60 * 1000;
 
 /** A running session shows its condition (WAITING, DEAF, LIMITED, LOGGED_OUT) in place of UP. */
-export type SessionStatus = 'UP' | Condition['state'] | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
+export type SessionStatus = 'UP' | 'BUSY' | Condition['state'] | 'DOWN' | 'SUSPENDED' | 'CRASHLOOP';
 
 /** The statuses of a session whose Claude Code runs. */
-export const RUNNING_STATUSES: readonly SessionStatus[] = ['UP', 'WAITING', 'DEAF', 'LIMITED', 'LOGGED_OUT'];
+export const RUNNING_STATUSES: readonly SessionStatus[] = ['UP', 'BUSY', 'WAITING', 'DEAF', 'LIMITED', 'LOGGED_OUT'];
 
 /** Whether the session's Claude Code runs (whatever keeps it from working). */
 export function isRunning(status: SessionStatus): boolean {
@@ -119,6 +120,15 @@ export interface SessionRow {
   condition: Condition | null;
   /** When and why the session last had to start a new conversation, for a day after it happened. */
   newConversation: NewConversation | null;
+  /**
+   * When the current status began (ms since the epoch): a running session's condition, else its pane's
+   * start; a stopped one's suspension or death. Null when unknown.
+   */
+  since: number | null;
+  /** When the session last took a message from its chat (ISO time), or null. */
+  lastIn: string | null;
+  /** When the session last answered in its chat (ISO time), or null. */
+  lastOut: string | null;
 }
 
 /** A session had to drop its conversation and start a new one (`.new-conversation`). */
@@ -374,6 +384,7 @@ export class SessionManager {
       writeState(dir, 'workdir', plan.workdir);
       writeState(dir, 'profile', plan.profileName);
       clearConditions(dir);
+      clearTurn(dir);
       if (plan.systemPrompt !== undefined) {
         if (plan.systemPrompt) writeState(dir, 'systemPrompt', plan.systemPrompt);
         else removeState(dir, 'systemPrompt');
@@ -566,7 +577,10 @@ export class SessionManager {
       const info = sessions.get(entry.tmux);
       const up = Boolean(info && !info.dead);
       const condition = up ? (activeCondition(dir, now * 1000) ?? null) : null;
-      const status: SessionStatus = up ? (condition?.state ?? 'UP') : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
+      // Busy or idle from the session's turn hooks; a condition (a question, a limit, deafness) says more.
+      const turn = up ? readTurn(dir) : undefined;
+      const busy = up && !condition && turn?.state === 'busy';
+      const status: SessionStatus = up ? (condition?.state ?? (busy ? 'BUSY' : 'UP')) : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
       return {
         id,
         status,
@@ -584,6 +598,9 @@ export class SessionManager {
         crash: { quickDeaths: crash.quickDeaths, backoffUntil: crash.backoffUntil },
         condition,
         newConversation: loadNewConversation(dir, now * 1000),
+        since: statusSince(dir, info, condition, turn?.since, suspended),
+        lastIn: readTime(dir, 'lastIn'),
+        lastOut: readTime(dir, 'lastOut'),
       };
     });
   }
@@ -653,26 +670,36 @@ export class SessionManager {
    * Stops sessions idle for longer than `<P>_IDLE_TIMEOUT` minutes (0 disables) and marks them
    * suspended; pinned sessions and panes where Claude is working are skipped.
    */
-  async suspendIdle(): Promise<{ suspended: string[]; skippedBusy: string[]; skippedWaiting: string[] }> {
+  async suspendIdle(): Promise<{ suspended: string[]; skippedBusy: string[]; skippedWaiting: string[]; skippedLimited: string[] }> {
     const config = this.config();
     const suspended: string[] = [];
     const skippedBusy: string[] = [];
     const skippedWaiting: string[] = [];
-    if (config.idleTimeoutMin <= 0) return { suspended, skippedBusy, skippedWaiting };
+    const skippedLimited: string[] = [];
+    if (config.idleTimeoutMin <= 0) return { suspended, skippedBusy, skippedWaiting, skippedLimited };
     const live = await this.liveSessions();
     const now = this.deps.clock.now() / 1000;
     for (const [id, entry] of sortedEntries(this.registry())) {
       const info = live.get(entry.tmux);
       if (!info || info.dead) continue;
       const dir = this.stateDir(id);
-      if (hasState(dir, 'pinned') || now - info.activity < config.idleTimeoutMin * 60) continue;
+      // Idle since the pane last changed and the last turn ended (the turn hooks know a long silent tool run is busy).
+      const turn = readTurn(dir);
+      const idleSince = Math.max(info.activity, (turn?.since ?? 0) / 1000);
+      if (hasState(dir, 'pinned') || now - idleSince < config.idleTimeoutMin * 60) continue;
       const screen = await this.deps.tmux.capturePane(entry.tmux).catch(() => '');
-      if (BUSY.test(screen)) {
+      if (BUSY.test(screen) || turn?.state === 'busy') {
         skippedBusy.push(id);
         continue;
       }
-      // Waiting for the owner (a permission question, a dialog) is not idle: stopping it would lose the question.
-      if (currentCondition(dir)?.state === 'WAITING' || classifyPane(screen).dialog) {
+      // Waiting for the owner (a permission question, a dialog) or for a usage limit to reset is not idle:
+      // stopping it would lose the question, or the turn that continues after the reset.
+      const condition = currentCondition(dir)?.state;
+      if (condition === 'LIMITED') {
+        skippedLimited.push(id);
+        continue;
+      }
+      if (condition === 'WAITING' || classifyPane(screen).dialog) {
         skippedWaiting.push(id);
         continue;
       }
@@ -680,7 +707,7 @@ export class SessionManager {
       await this.stopPane(id, info);
       suspended.push(id);
     }
-    return { suspended, skippedBusy, skippedWaiting };
+    return { suspended, skippedBusy, skippedWaiting, skippedLimited };
   }
 
   /**
@@ -773,7 +800,7 @@ export class SessionManager {
 
 /** Counts of sessions per status (UP, the conditions, DOWN, SUSPENDED, CRASHLOOP). */
 export function countStatuses(rows: SessionRow[]): Record<SessionRow['status'], number> {
-  const counts = { UP: 0, WAITING: 0, DEAF: 0, LIMITED: 0, LOGGED_OUT: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
+  const counts = { UP: 0, BUSY: 0, WAITING: 0, DEAF: 0, LIMITED: 0, LOGGED_OUT: 0, DOWN: 0, SUSPENDED: 0, CRASHLOOP: 0 };
   for (const row of rows) counts[row.status]++;
   return counts;
 }
@@ -796,6 +823,27 @@ export function loadNewConversation(dir: string, now: number): NewConversation |
   } catch {
     return null;
   }
+}
+
+/** When a session's status began, from small files only (list runs every few seconds). */
+function statusSince(dir: string, info: TmuxSessionInfo | undefined, condition: Condition | null, turnSince: number | undefined, suspended: boolean): number | null {
+  // Running: since its condition began, else since its last turn began or ended, else since its start.
+  if (info && !info.dead) return condition?.since ?? Math.max(turnSince ?? 0, info.created * 1000);
+  if (suspended) {
+    const at = Date.parse(readState(dir, 'suspended')?.split(/\s/, 1)[0] ?? '');
+    if (!Number.isNaN(at)) return at;
+    const mark = statSync(join(dir, STATE_FILES.suspended), { throwIfNoEntry: false });
+    return mark ? Math.floor(mark.mtimeMs) : null;
+  }
+  if (info?.deadTime) return info.deadTime * 1000;
+  const died = Date.parse(readState(dir, 'lastExit')?.split(/\s/, 1)[0] ?? '');
+  return Number.isNaN(died) ? null : died;
+}
+
+/** An ISO time state file (`lastIn`, `lastOut`) as ISO, or null when absent or unreadable. */
+function readTime(dir: string, file: 'lastIn' | 'lastOut'): string | null {
+  const at = Date.parse(readState(dir, file) ?? '');
+  return Number.isNaN(at) ? null : new Date(at).toISOString();
 }
 
 function isDirectory(path: string): boolean {

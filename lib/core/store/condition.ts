@@ -14,10 +14,11 @@ import { writeFileAtomic } from './fs-atomic.ts';
 export type ConditionState = 'WAITING' | 'DEAF' | 'LIMITED' | 'LOGGED_OUT';
 
 /**
- * Who saw it: the pane observer (screen text), the router (a permission request waiting for the
- * owner) or the session's bridge (messages not taken).
+ * Who saw it: the router (a permission request waiting for the owner), the session's Claude Code hooks
+ * (a turn that failed: a usage limit, a login), the pane observer (screen text) or the session's bridge
+ * (messages not taken).
  */
-export type ConditionSource = 'pane' | 'router' | 'bridge';
+export type ConditionSource = 'pane' | 'router' | 'hook' | 'bridge';
 
 export interface Condition {
   state: ConditionState;
@@ -31,9 +32,11 @@ export interface Condition {
   until?: number;
   /** Whether the owner was told in the chat (told once per condition). */
   notified?: boolean;
+  /** A usage limit: when the session was told to continue after the reset (it is continued once). */
+  continuedAt?: number;
 }
 
-const FILES: Record<ConditionSource, string> = { pane: '.condition-pane.json', router: '.condition-router.json', bridge: '.condition-bridge.json' };
+const FILES: Record<ConditionSource, string> = { pane: '.condition-pane.json', router: '.condition-router.json', hook: '.condition-hook.json', bridge: '.condition-bridge.json' };
 
 /** One source's condition of a session, or undefined (absent or unreadable). */
 export function readCondition(stateDir: string, source: ConditionSource): Condition | undefined {
@@ -53,10 +56,11 @@ export function writeCondition(stateDir: string, source: ConditionSource, condit
 
 /**
  * The condition that counts for a running session: a permission request waiting for the owner first,
- * then the pane's (a dialog blocks everything), then the bridge's.
+ * then the pane's (a dialog blocks everything; a limit there has its reset time), then a failed turn
+ * the hooks reported, then the bridge's.
  */
 export function currentCondition(stateDir: string): Condition | undefined {
-  return readCondition(stateDir, 'router') ?? readCondition(stateDir, 'pane') ?? readCondition(stateDir, 'bridge');
+  return readCondition(stateDir, 'router') ?? readCondition(stateDir, 'pane') ?? readCondition(stateDir, 'hook') ?? readCondition(stateDir, 'bridge');
 }
 
 /** Clears both sources (a session that stopped or restarted starts with a clean slate). */
@@ -72,8 +76,10 @@ export function isSameCondition(a: Pick<Condition, 'state' | 'cause'> | undefine
 /** The condition that counts at `now`: a usage limit whose reset time has passed no longer does. */
 export function activeCondition(stateDir: string, now: number): Condition | undefined {
   const condition = currentCondition(stateDir);
+  // A limit whose reset passed no longer counts, unless its failed turn still waits to be continued.
   if (condition?.state === 'LIMITED' && condition.until !== undefined && condition.until <= now) {
-    return readCondition(stateDir, 'bridge');
+    const failed = readCondition(stateDir, 'hook');
+    return failed?.state === 'LIMITED' && failed.continuedAt === undefined ? { ...failed, until: condition.until } : readCondition(stateDir, 'bridge');
   }
   return condition;
 }

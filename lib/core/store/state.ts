@@ -21,6 +21,10 @@ export const STATE_FILES = {
   newConversation: '.new-conversation',
   /** Held while the session is being (re)started, so two starts do not race. */
   startLock: '.start.lock',
+  /** When the router last handed the session a message it took (ISO time). */
+  lastIn: '.last-in',
+  /** When the session last answered in its chat (ISO time). */
+  lastOut: '.last-out',
 } as const;
 
 export type StateFile = keyof typeof STATE_FILES;
@@ -33,6 +37,13 @@ export function readState(dir: string, file: StateFile, trim = true): string | u
 
 export function writeState(dir: string, file: StateFile, value: string): void {
   writeFileAtomic(join(dir, STATE_FILES[file]), value);
+}
+
+/** Records `at` (ms since the epoch) as an ISO time in a state file; a failed write is ignored (it is only shown). */
+export function stampState(dir: string, file: StateFile, at: number): void {
+  try {
+    writeFileAtomic(join(dir, STATE_FILES[file]), `${new Date(at).toISOString()}\n`);
+  } catch {}
 }
 
 export function removeState(dir: string, file: StateFile): void {

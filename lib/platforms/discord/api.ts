@@ -126,6 +126,11 @@ export class DiscordApi {
   }
 
   /** Posts a plain message to a channel or thread; it mentions nobody. */
+  /** The DM channel between the bot and a user (opened on first use). */
+  async openDm(userId: string): Promise<string> {
+    return (await this.call<{ id: string }>('POST', '/users/@me/channels', { recipient_id: userId })).id;
+  }
+
   async sendMessage(channelId: string, content: string): Promise<DiscordMessage> {
     return this.call('POST', `/channels/${channelId}/messages`, { content: content.slice(0, 2000), allowed_mentions: { parse: [] } });
   }

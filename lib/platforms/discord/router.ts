@@ -173,6 +173,13 @@ export class DiscordRouter {
       signal: options.signal,
       adapter: {
         notify: async (session, text) => void (await options.api().sendMessage(session, text)),
+        // The status channel when there is one, else a DM to each owner.
+        notifyOwners: async (text) => {
+          const api = options.api();
+          const config = manager.config();
+          if (config.statusChannelId) return void (await api.sendMessage(config.statusChannelId, text));
+          for (const owner of config.allowedUserIds) await api.sendMessage(await api.openDm(owner), text);
+        },
         typing: async (session) => void (await client.rest.post(Routes.channelTyping(session))),
         spawn: (session) => this.spawn(session),
         askPermission: (request) => this.askPermission(request),

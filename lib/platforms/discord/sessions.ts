@@ -212,7 +212,7 @@ export async function cleanupStale(deps: { manager: SessionManager; api: Discord
 export function formatStatusTopic(rows: SessionRow[], now: Date): string {
   const c = countStatuses(rows);
   const time = now.toISOString().slice(11, 16);
-  const parts = [`🟢 ${c.UP} up`, `🔴 ${c.DOWN} down`, `💤 ${c.SUSPENDED} suspended`];
+  const parts = [`🟢 ${c.UP + c.BUSY} up`, `🔴 ${c.DOWN} down`, `💤 ${c.SUSPENDED} suspended`];
   if (c.CRASHLOOP) parts.push(`⚠️ ${c.CRASHLOOP} crash-looping`);
   const held = c.WAITING + c.DEAF + c.LIMITED + c.LOGGED_OUT;
   if (held) parts.push(`⏸ ${held} need the owner`);

@@ -11,7 +11,7 @@ import {
 } from '../../bridge/files.ts';
 import { CrsError } from '../../core/util/errors.ts';
 import { chunkText } from '../../core/util/text.ts';
-import { formatConditionNotice } from '../notify.ts';
+import { formatConditionNotice } from '../../core/sessions/format.ts';
 import type { DiscordAttachment, DiscordMessage } from './api.ts';
 import { DiscordRest } from './rest.ts';
 

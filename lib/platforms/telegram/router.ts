@@ -81,6 +81,10 @@ export class TelegramRouter {
       signal: options.signal,
       adapter: {
         notify: async (chat, text) => void (await this.bot.api.sendMessage(chat, text.slice(0, TEXT_LIMIT))),
+        // Each owner's private chat with the bot (its id is the owner's user id).
+        notifyOwners: async (text) => {
+          for (const owner of manager.config().allowedUserIds) await this.bot.api.sendMessage(owner, text.slice(0, TEXT_LIMIT));
+        },
         typing: async (chat) => void (await this.bot.api.sendChatAction(chat, 'typing')),
         spawn: (chat) => manager.spawn(chat, { name: this.titles.get(chat), type: 'chat' }),
         askPermission: (request) => this.askPermission(request),

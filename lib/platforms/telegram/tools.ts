@@ -13,7 +13,7 @@ import {
 } from '../../bridge/files.ts';
 import { CrsError } from '../../core/util/errors.ts';
 import { chunkText } from '../../core/util/text.ts';
-import { formatConditionNotice } from '../notify.ts';
+import { formatConditionNotice } from '../../core/sessions/format.ts';
 import { BotApi } from './bot-api.ts';
 
 /** Telegram's message length limit. */

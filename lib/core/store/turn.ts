@@ -1,0 +1,79 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readOptionalFile } from '../config/config.ts';
+import { writeCondition } from './condition.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+
+const TURN_FILE = '.turn.json';
+
+/** What a session's Claude Code is doing, from its hooks: working on a turn, idle, or its last turn failed. */
+export interface TurnState {
+  state: 'busy' | 'idle' | 'failed';
+  /** Since when (ms since the epoch). */
+  since: number;
+  /** Why the last turn failed (StopFailure's `error`: rate_limit, authentication_failed, …). */
+  error?: string;
+}
+
+/** The hook events that tell a session's turns (`UserPromptSubmit`, `Stop`, `StopFailure`). */
+export interface TurnHookInput {
+  hook_event_name?: string;
+  error?: string;
+  last_assistant_message?: string;
+}
+
+export function readTurn(stateDir: string): TurnState | undefined {
+  try {
+    const data = JSON.parse(readOptionalFile(join(stateDir, TURN_FILE)) ?? 'null') as TurnState | null;
+    return data && (data.state === 'busy' || data.state === 'idle' || data.state === 'failed') && typeof data.since === 'number' ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fixes for a turn that failed, by StopFailure's error. */
+const FAILURES: Record<string, { state: 'LIMITED' | 'LOGGED_OUT'; fix: string }> = {
+  rate_limit: { state: 'LIMITED', fix: 'nothing: messages wait, and the session continues by itself after the reset' },
+  billing_error: { state: 'LIMITED', fix: 'check the account’s billing or credits; messages wait' },
+  authentication_failed: { state: 'LOGGED_OUT', fix: 'log in again (`claude /login` as this user), or give the profile a long-lived CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token`)' },
+};
+
+/**
+ * Records what a turn hook says: a turn started or ended (its failure, if any, is over), or it failed —
+ * a usage limit becomes LIMITED and a failed login LOGGED_OUT (condition source `hook`), other
+ * failures only the turn state. Returns the new turn state.
+ */
+export function recordTurnHook(stateDir: string, input: TurnHookInput, now: number): TurnState | undefined {
+  // A session removed (or never ours) while its Claude Code still ran: nothing to record.
+  if (!existsSync(stateDir)) return undefined;
+  let turn: TurnState;
+  switch (input.hook_event_name) {
+    case 'UserPromptSubmit':
+      turn = { state: 'busy', since: now };
+      writeCondition(stateDir, 'hook', undefined);
+      break;
+    case 'Stop':
+      turn = { state: 'idle', since: now };
+      writeCondition(stateDir, 'hook', undefined);
+      break;
+    case 'StopFailure': {
+      const error = (input.error ?? 'unknown').slice(0, 60);
+      turn = { state: 'failed', since: now, error };
+      const failure = FAILURES[error];
+      if (failure) {
+        const said = (input.last_assistant_message ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+        writeCondition(stateDir, 'hook', { state: failure.state, cause: said || `Claude Code's turn failed (${error})`, fix: failure.fix, since: now });
+      }
+      break;
+    }
+    default:
+      return undefined;
+  }
+  writeFileAtomic(join(stateDir, TURN_FILE), `${JSON.stringify(turn)}\n`);
+  return turn;
+}
+
+/** A session that (re)starts has no turn yet. */
+export function clearTurn(stateDir: string): void {
+  rmSync(join(stateDir, TURN_FILE), { force: true });
+}
