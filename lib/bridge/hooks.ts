@@ -3,6 +3,7 @@ import type { Env, Paths } from '../core/config/paths.ts';
 import type { Platform } from '../core/config/platform.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { programArgv } from '../core/util/self.ts';
+import { bridgeServerName } from './launch.ts';
 
 /** How long a PermissionRequest hook may wait for the owner (seconds); then Claude Code asks in the terminal. */
 export const PERMISSION_HOOK_TIMEOUT_S = 24 * 60 * 60;
@@ -27,7 +28,8 @@ export function hookCommand(platform: Platform, env: Env, paths: Paths, event: '
  * The settings a session starts with (`--settings <state>/claude-settings.json`), added to the user's
  * own: a PermissionRequest hook that asks the owner in the chat when Claude Code's channel relay is
  * off (and for a session on the official plugin), a Notification hook that tells the owner the
- * session waits for them, and turn hooks (UserPromptSubmit, Stop, StopFailure) that give its state.
+ * session waits for them, and turn hooks (UserPromptSubmit, Stop, StopFailure) that give its state;
+ * and the bridge's tools allowed, so the session answers its chat without asking.
  */
 export function sessionSettings(platform: Platform, env: Env, paths: Paths) {
   return (id: string, stateDir: string): string | undefined => {
@@ -37,6 +39,9 @@ export function sessionSettings(platform: Platform, env: Env, paths: Paths) {
     if (!permission || !notification || !turn) return undefined;
     const turnHook = [{ matcher: '', hooks: [{ type: 'command', command: turn, timeout: 30 }] }];
     const settings = {
+      // The session's own channel needs no approval: in a mode that asks (CLAUDE_PERMISSION_MODE=default),
+      // every reply to the chat would otherwise wait for the owner to allow it.
+      permissions: { allow: [`mcp__${bridgeServerName(platform)}`] },
       hooks: {
         // Busy / idle / a failed turn (a usage limit, a login) come from these, not from screen text.
         UserPromptSubmit: turnHook,

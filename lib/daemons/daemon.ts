@@ -111,11 +111,15 @@ export async function stopDaemon(tmux: Tmux, name: string, pidFile?: string): Pr
   return stopped;
 }
 
-/** Keeps a helper daemon (the slash-command daemon) alive in its tmux session. */
+/**
+ * Keeps a helper daemon (the slash-command daemon, the Telegram router) alive in its tmux session,
+ * unless the holder of its pid file runs elsewhere (in the foreground, under systemd).
+ */
 export function keepAliveDuty(options: {
   name: string;
   tmux: Tmux;
   tmuxName: string;
+  pidFile: string;
   argv: () => string[] | null;
   env: Env;
   cwd: string;
@@ -127,7 +131,7 @@ export function keepAliveDuty(options: {
     everyMs: options.everyMs,
     async run() {
       const argv = options.argv();
-      if (!argv) return;
+      if (!argv || isProcessAlive(Number(readOptionalFile(options.pidFile)?.trim()))) return;
       if (await startInTmux(options.tmux, options.tmuxName, argv, options.env, options.cwd)) {
         options.onStart(`${options.name} was not running: started in tmux session ${options.tmuxName}`);
       }

@@ -76,8 +76,8 @@ export function loadDaemonStatus(file: string): DaemonStatus | undefined {
 export function platformDaemons(platform: Platform, paths: Paths): DaemonRef[] {
   const router: DaemonRef =
     platform.key === 'discord'
-      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: join(paths.sessionsDir, 'slash-daemon.pid') }
-      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: join(paths.sessionsDir, 'router.pid') };
+      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: paths.routerPidFile }
+      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: paths.routerPidFile };
   return [{ name: 'watchdog', label: 'Watchdog', tmuxName: `${platform.prefix}-watchdog`, pidFile: paths.watchdogPidFile }, router];
 }
 

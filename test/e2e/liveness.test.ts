@@ -152,6 +152,9 @@ describe('idle suspension with a one-minute timeout', () => {
     await waitFor(() => Date.now() - askedAt > 75_000, 80_000, 'the asking session past the timeout');
     expect((await row(ASKING_GROUP))?.status).toBe('WAITING');
     expect(await sb.tmux.hasSession(`tg-${ASKING_GROUP}`)).toBe(true);
-    expect(watchdog.log.filter((l) => l.includes('SUSPENDED'))).toEqual([expect.stringContaining(`tg-${IDLE_GROUP}`)]);
+    // Its log line comes once Claude Code has exited (the mark is written first).
+    const suspendedLines = () => watchdog.log.filter((l) => l.includes('SUSPENDED'));
+    await waitFor(() => suspendedLines().length > 0, 15_000, 'the watchdog to log the suspension');
+    expect(suspendedLines()).toEqual([expect.stringContaining(`tg-${IDLE_GROUP}`)]);
   }, 400_000);
 });

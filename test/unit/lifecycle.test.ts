@@ -12,7 +12,7 @@ import { DISCORD } from '../../lib/core/config/platform.ts';
 import { runCli } from '../../lib/commands/program.ts';
 import { Tmux, type TmuxRunner, type TmuxSessionInfo } from '../../lib/core/host/tmux.ts';
 import { sessionIdFor } from '../../lib/core/host/session-id.ts';
-import { OWNER_ID, type RunResult, Sandbox, flagValue, resumedId, waitFor } from '../helpers.ts';
+import { OWNER_ID, type RunResult, Sandbox, resumedId, waitFor } from '../helpers.ts';
 
 /** A clock whose time is the real time plus an offset the test moves (tmux activity is real time). */
 function createFakeClock(): Clock & { advance(ms: number): void } {

@@ -9,7 +9,7 @@ import { writeCondition } from '../../lib/core/store/condition.ts';
 import { formatAgo, formatSessionLine, joinWithin } from '../../lib/core/sessions/format.ts';
 import type { SessionRow } from '../../lib/core/sessions/manager.ts';
 import { touchState } from '../../lib/core/store/state.ts';
-import { runDaemon } from '../../lib/daemons/daemon.ts';
+import { keepAliveDuty, runDaemon } from '../../lib/daemons/daemon.ts';
 import type { DaemonStatus, DaemonView } from '../../lib/daemons/state.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { ROOT, Sandbox, waitFor } from '../helpers.ts';
@@ -78,7 +78,6 @@ describe('list, status and /sessions: since when, last message in and out, the d
   let created = 0;
   const dir = (id: string) => join(sb.sessionsDir, id);
   const rows = async (): Promise<SessionRow[]> => JSON.parse((await sb.run('list', '--json')).out);
-  const rowOf = async (id: string) => (await rows()).find((r) => r.id === id)!;
 
   beforeAll(async () => {
     sb = new Sandbox();
@@ -260,6 +259,23 @@ describe('a real daemon writes its status file', () => {
   afterAll(async () => {
     await sb.cleanup();
     await fake.stop();
+  });
+
+  test('the watchdog starts the router in tmux only when no process holds its pid file', async () => {
+    const pidFile = join(sb.sessionsDir, 'router.pid');
+    const started: string[] = [];
+    const duty = keepAliveDuty({ name: 'router', tmux: sb.tmux, tmuxName: 'tg-router', pidFile, argv: () => ['sleep', '30'], env: sb.env, cwd: sb.home, everyMs: () => 5000, onStart: (m) => started.push(m) });
+    // A router run in the foreground (or under systemd) holds the pid file: nothing is started beside it.
+    writeFileSync(pidFile, `${process.pid}\n`);
+    await duty.run();
+    expect(await sb.tmux.hasSession('tg-router')).toBe(false);
+    // It stopped: the watchdog starts one.
+    writeFileSync(pidFile, '999999999\n');
+    await duty.run();
+    expect(await sb.tmux.hasSession('tg-router')).toBe(true);
+    expect(started).toEqual(['router was not running: started in tmux session tg-router']);
+    await sb.tmux.killSession('tg-router');
+    rmSync(pidFile, { force: true });
   });
 
   test('telegram-session-manager serve: its start and a polling error in router.status.json, shown by status', async () => {

@@ -2,7 +2,6 @@ import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { registerCommands, runSlashDaemon } from '../../platforms/discord/slash/daemon.ts';
 import { runDaemon } from '../../daemons/daemon.ts';
-import { join } from 'node:path';
 
 /** Runs a program without a shell and returns its combined output. */
 async function runCommand(argv: string[], cwd: string): Promise<{ code: number; output: string }> {
@@ -29,7 +28,7 @@ export function createDiscordSlashDaemonCommand(ctx: CommandContext) {
     async run({ rawArgs }) {
       if (rawArgs[0] === 'register') return;
       const { log } = ctx.io;
-      const daemon = { name: 'router', what: 'The slash daemon', pidFile: join(ctx.paths.sessionsDir, 'slash-daemon.pid'), sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
+      const daemon = { name: 'router', what: 'The slash daemon', pidFile: ctx.paths.routerPidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
       await runDaemon(daemon, () =>
         runSlashDaemon({
           manager: ctx.manager,

@@ -1,5 +1,4 @@
 import { defineCommand } from 'citty';
-import { join } from 'node:path';
 import { type CommandContext, discordApi } from '../_context.ts';
 import { daemonArgs, handleDaemonFlags } from '../_daemon.ts';
 import { CrsError } from '../../core/util/errors.ts';
@@ -31,7 +30,7 @@ export function createDiscordWatchdogCommand(ctx: CommandContext) {
         program: 'discord-watchdog',
         foregroundArgs: [],
         logFile: ctx.paths.watchdogLog,
-        companions: [{ label: 'Slash daemon', tmuxName: SLASH_DAEMON_TMUX, pidFile: join(ctx.paths.sessionsDir, 'slash-daemon.pid') }],
+        companions: [{ label: 'Slash daemon', tmuxName: SLASH_DAEMON_TMUX, pidFile: ctx.paths.routerPidFile }],
       };
       if (await handleDaemonFlags(ctx, spec, args)) return;
       await runLoop(ctx, args['log-file']);
@@ -63,6 +62,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
         name: 'slash daemon',
         tmux: ctx.tmux,
         tmuxName: SLASH_DAEMON_TMUX,
+        pidFile: paths.routerPidFile,
         argv: () => (manager.config().raw.DISCORD_SLASH_DAEMON === 'off' ? null : programArgv('discord-slash-daemon')),
         env: ctx.env,
         cwd: paths.home,

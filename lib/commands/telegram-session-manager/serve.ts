@@ -13,7 +13,7 @@ export function routerSpec(ctx: CommandContext): DaemonSpec {
   return {
     label: 'Router',
     tmuxName: ROUTER_TMUX,
-    pidFile: join(ctx.paths.sessionsDir, 'router.pid'),
+    pidFile: ctx.paths.routerPidFile,
     program: 'telegram-session-manager',
     foregroundArgs: ['serve'],
     logFile: join(ctx.paths.sessionsDir, 'router.log'),

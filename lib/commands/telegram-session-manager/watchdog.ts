@@ -39,6 +39,7 @@ export default (ctx: CommandContext) =>
             name: 'router',
             tmux: ctx.tmux,
             tmuxName: ROUTER_TMUX,
+            pidFile: router.pidFile,
             argv: () => (manager.config().raw.TELEGRAM_ROUTER === 'off' ? null : programArgv('telegram-session-manager', ['serve', '--foreground', '--log-file', router.logFile])),
             env: ctx.env,
             cwd: paths.home,

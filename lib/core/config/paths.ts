@@ -20,6 +20,8 @@ export interface Paths {
   projectsDir: string;
   watchdogPidFile: string;
   watchdogLog: string;
+  /** The router's pid file (Discord: the slash-command daemon, which routes too). */
+  routerPidFile: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -46,6 +48,7 @@ export function resolvePaths(platform: Platform, env: Env): Paths {
     projectsDir: join(root, 'projects'),
     watchdogPidFile: join(sessionsDir, 'watchdog.pid'),
     watchdogLog: join(sessionsDir, 'watchdog.log'),
+    routerPidFile: join(sessionsDir, platform.key === 'discord' ? 'slash-daemon.pid' : 'router.pid'),
   };
 }
 
