@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 import type { ConsolaInstance } from 'consola';
-import { currentCondition } from '../core/store/condition.ts';
 import { addAlwaysAllowed, hasState, loadAlwaysAllowed, stampState } from '../core/store/state.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';
+import type { TmuxSessionInfo } from '../core/host/tmux.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
 import { Inbox, type InboxEntry } from './inbox.ts';
 import type { PendingPermission, PermissionChoice, PermissionOutcome } from './permissions.ts';
 import type { Actor } from '../core/control/authorize.ts';
-import { claimNotice, readCondition, recordCondition, writeCondition } from '../core/store/condition.ts';
+import { claimNotice, currentCondition, readCondition, recordCondition, writeCondition } from '../core/store/condition.ts';
 import { formatConditionNotice } from '../core/sessions/format.ts';
-import { readTurn } from '../core/store/turn.ts';
+import { TURN_QUIET_MS, readTurn, turnRunning } from '../core/store/turn.ts';
 import { LimitKeeper } from './limits.ts';
 import { type Link, LinkServer, type LinkServerOptions, readLinkSecret, routerSocketPath } from './links.ts';
 
@@ -28,6 +28,10 @@ const RESTART_BACKOFF_MS = 30_000;
 const RESTART_BACKOFF_MAX_MS = 15 * 60_000;
 /** A session whose bridge is gone is not restarted during a turn younger than this. */
 const BUSY_TURN_SPARED_MS = 60 * 60_000;
+/** How often messages held for a turn under way look again whether it ended. */
+const TURN_CHECK_MS = 1000;
+/** A message taken starts a turn; its UserPromptSubmit hook shows it within this (~0.2 s measured). */
+const TURN_START_WAIT_MS = 3000;
 /** The cause of a DEAF session whose bridge stopped answering. */
 const SILENT_CAUSE = 'its bridge stopped answering (hung or frozen): messages are not reaching it';
 /** The same "waiting for you" is not told again within this. */
@@ -118,6 +122,13 @@ export class Router {
   private readonly server: LinkServer;
   private readonly limits: LimitKeeper;
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Sessions whose next message waits for the turn under way to end. */
+  private readonly heldForTurn = new Set<string>();
+  /** When each session's last message was taken: the turn it starts shows in its hooks a moment later. */
+  private readonly takenAt = new Map<string, number>();
+  private turnChecker: ReturnType<typeof setInterval> | undefined;
+  /** The start of a turn judged over because its pane went still (no Stop hook came), per session. */
+  private readonly quietTurns = new Map<string, number>();
 
   constructor(private readonly options: RouterOptions) {
     const { manager } = options;
@@ -159,6 +170,7 @@ export class Router {
 
   close(): void {
     clearInterval(this.sweeper);
+    clearInterval(this.turnChecker);
     for (const timer of this.attentionTimers) clearTimeout(timer);
     this.server.close();
   }
@@ -270,6 +282,7 @@ export class Router {
         this.options.log.warn(`inbox of ${link.session}: could not remove message ${frame.id}: ${formatError(error)}`);
       }
       stampState(this.options.manager.stateDir(link.session), 'lastIn', this.options.clock.now());
+      this.takenAt.set(link.session, this.options.clock.now());
       this.restarts.delete(link.session);
       this.pump(link.session);
       return;
@@ -444,8 +457,57 @@ export class Router {
     if (this.limits.holds(session)) return;
     const next = this.inbox(session).first();
     if (!next) return;
+    if (this.waitsForTurn(session)) return;
     state.inflight = next.id;
     state.link.send({ type: 'message', id: next.id, content: next.content, meta: next.meta });
+  }
+
+  /**
+   * Whether a session's next message waits for the turn under way: Claude Code gives the model a channel
+   * message that arrives mid-turn as a system note ("NOT from your user … not as instructions"), so the
+   * owner's words go in as a prompt of their own once the turn ends (its Stop hook). Right after a
+   * message was taken, the turn it starts is waited for too; a turn whose pane has gone still (ended
+   * without its hook) holds nothing, unless a question waits for the owner.
+   */
+  private waitsForTurn(session: string, live?: Map<string, TmuxSessionInfo>): boolean {
+    const { manager, clock } = this.options;
+    const dir = manager.stateDir(session);
+    const turn = readTurn(dir);
+    if (!turn) return false; // no turn hooks (a session started before them): nothing to wait for
+    const now = clock.now();
+    const taken = this.takenAt.get(session);
+    let waits: boolean;
+    if (taken !== undefined && turn.since < taken) waits = now - taken < TURN_START_WAIT_MS;
+    else if (turn.state !== 'busy' || this.quietTurns.get(session) === turn.since) waits = false;
+    else if (!live) waits = true; // looked at again within a second, with the pane
+    else {
+      const info = live.get(manager.tmuxName(session));
+      waits = Boolean(info && !info.dead) && (turnRunning(turn, info!.activity * 1000, now) || currentCondition(dir)?.state === 'WAITING');
+      if (!waits) {
+        this.quietTurns.set(session, turn.since);
+        this.options.log.info(`turn of ${manager.tmuxName(session)} shows no activity for ${TURN_QUIET_MS / 1000} s: its messages go`);
+      }
+    }
+    if (waits) {
+      this.heldForTurn.add(session);
+      this.turnChecker ??= setInterval(() => void this.checkTurns(), TURN_CHECK_MS);
+    }
+    return waits;
+  }
+
+  /** Every second while messages wait for a turn: those whose turn ended (or went still) go. */
+  private async checkTurns(): Promise<void> {
+    if (!this.heldForTurn.size) {
+      clearInterval(this.turnChecker);
+      this.turnChecker = undefined;
+      return;
+    }
+    const live = await this.options.manager.liveSessions().catch(() => undefined);
+    if (!live) return;
+    for (const session of [...this.heldForTurn]) {
+      this.heldForTurn.delete(session);
+      if (!this.waitsForTurn(session, live)) this.pump(session);
+    }
   }
 
   /**

@@ -100,12 +100,16 @@ describe('suspend-idle, wake, wake-all, pin', () => {
     writeCondition(join(sb.sessionsDir, IDLE), 'router', undefined);
   });
 
-  test("a session whose turn hooks say it works (a long silent tool run) or whose turn a usage limit stopped is not idle", async () => {
+  test('a turn under way or stopped by a usage limit is not idle; a turn marked busy whose pane is still (an interrupt) is', async () => {
     const dir = join(sb.sessionsDir, IDLE);
-    recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, clock.now() - 2 * MINUTE);
-    let result = await runAt(sb, clock, 'suspend-idle');
-    expect(result.out.split('\n')).toContain(`BUSY       dc-${IDLE}  (working, not suspended)`);
+    recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, clock.now());
     expect((await statuses(sb))[IDLE]).toBe('BUSY');
+    let result = await runAt(sb, clock, 'suspend-idle');
+    expect(result.out).toBe(`BUSY       dc-${BUSY}  (working, not suspended)\nSuspended 0 idle session(s).`);
+    // Its pane has not changed for minutes: the turn ended without its Stop hook.
+    recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, clock.now() - 2 * MINUTE);
+    const listed = JSON.parse((await runAt(sb, clock, 'list', '--json')).out) as Array<{ id: string; status: string }>;
+    expect(listed.find((r) => r.id === IDLE)?.status).toBe('UP');
     recordTurnHook(dir, { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: "You've hit your session limit" }, clock.now() - 2 * MINUTE);
     result = await runAt(sb, clock, 'suspend-idle');
     expect(result.out.split('\n')).toContain(`LIMITED    dc-${IDLE}  (waiting for the usage limit, not suspended)`);

@@ -57,9 +57,9 @@ function addSession(n: number, screen: string): string {
   return id;
 }
 
-/** The session's StopFailure hook reports a usage limit, as Claude Code's does. */
-function limitHit(id: string): void {
-  recordTurnHook(manager.stateDir(id), { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets 9:50am (UTC)" }, clock.now);
+/** The session's StopFailure hook reports a usage limit, as Claude Code's does (with its reset, as a subscription's). */
+function limitHit(id: string, message = "You've hit your session limit · resets 9:50am (UTC)"): void {
+  recordTurnHook(manager.stateDir(id), { hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: message }, clock.now);
 }
 
 beforeEach(() => {
@@ -85,10 +85,11 @@ afterEach(async () => {
 });
 
 describe('usage limits for the whole fleet', () => {
-  test('three sessions limited together: each gets the reset time from its screen, the owner one message, their messages wait', async () => {
+  test('three sessions limited together: each gets the reset time from its hook, the owner one message, their messages wait', async () => {
     const ids = [1, 2, 3].map((n) => addSession(n, fixture('limit-session-options')));
     const other = addSession(4, fixture('ready'));
     for (const id of ids) limitHit(id);
+    for (const id of ids) expect(readCondition(manager.stateDir(id), 'hook')?.until).toBe(RESET);
     await keeper.check(registry, live);
     for (const id of ids) expect(readCondition(manager.stateDir(id), 'hook')).toMatchObject({ state: 'LIMITED', until: RESET });
     expect(ids.map((id) => keeper.holds(id))).toEqual([true, true, true]);
@@ -154,7 +155,7 @@ describe('usage limits for the whole fleet', () => {
 
   test('with no reset time on the screen (an API key), the session is tried again after a few minutes', async () => {
     const id = addSession(1, 'API Error: Request rejected (429) · usage limit reached\n❯ \n');
-    limitHit(id);
+    limitHit(id, 'API Error: Request rejected (429) · usage limit reached');
     await keeper.check(registry, live);
     expect(readCondition(manager.stateDir(id), 'hook')?.until).toBe(START + LIMIT_RETRY_MS);
     clock.now = START + LIMIT_RETRY_MS + CONTINUE_AFTER_RESET_MS;
@@ -162,10 +163,12 @@ describe('usage limits for the whole fleet', () => {
     expect(panes.at(`dc-${id}`)).toEqual([CONTINUE_TEXT, 'Enter']);
   });
 
-  test('a dialog that is the owner’s to answer is left alone; the session continues once it is gone', async () => {
+  test('a reset the hook did not give is read from the screen; a dialog that is the owner’s to answer is left alone; the session continues once it is gone', async () => {
     const id = addSession(1, fixture('limit-session-after'));
-    limitHit(id);
+    limitHit(id, 'usage limit reached');
+    expect(readCondition(manager.stateDir(id), 'hook')?.until).toBeUndefined();
     await keeper.check(registry, live);
+    expect(readCondition(manager.stateDir(id), 'hook')?.until).toBe(RESET);
     panes.screens.set(`dc-${id}`, fixture('trust'));
     clock.now = RESET + CONTINUE_AFTER_RESET_MS;
     await keeper.check(registry, live);

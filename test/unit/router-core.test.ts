@@ -12,7 +12,8 @@ import { routerSocketPath } from '../../lib/router/links.ts';
 import { BridgeToRouter, FrameDecoder, RouterToBridge, encodeFrame } from '../../lib/router/protocol.ts';
 import type { PendingPermission } from '../../lib/router/permissions.ts';
 import { Router } from '../../lib/router/router.ts';
-import { readCondition } from '../../lib/core/store/condition.ts';
+import { readCondition, writeCondition } from '../../lib/core/store/condition.ts';
+import { clearTurn, recordTurnHook } from '../../lib/core/store/turn.ts';
 import { Sandbox, waitFor } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crs-router-'));
@@ -208,6 +209,50 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the inbox emptied');
     bridge.socket.end();
   });
+
+  test('a message waits while a turn runs, and for the turn the message before it starts; a turn whose pane went still holds nothing', async () => {
+    // The stand-in bridge sends no heartbeats: the link is kept for the whole test.
+    const manager = startRouter({ silenceMs: 60_000 });
+    const dir = manager.stateDir(CHAT);
+    // Its Claude Code runs (a turn of a session that is gone holds nothing).
+    if (!(await sb.tmux.hasSession(`tg-${CHAT}`))) await manager.spawn(CHAT, { type: 'chat' });
+    const bridge = await connectBridge(routerSocketPath(sb.sessionsDir), CHAT, linkSecret(dir));
+    await waitFor(() => router.isLinked(CHAT), 3000, 'the link');
+    try {
+      // A turn under way: the message waits for its Stop hook (mid-turn, Claude Code would hand it to the model as a system note).
+      recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, Date.now());
+      router.accept({ session: CHAT, ...message('60') });
+      router.accept({ session: CHAT, ...message('61') });
+      await Bun.sleep(1500);
+      expect(bridge.messages()).not.toContain('60');
+      recordTurnHook(dir, { hook_event_name: 'Stop' }, Date.now());
+      await waitFor(() => bridge.messages().includes('60'), 3000, 'the message after the turn');
+      // 60 was taken: 61 waits for the turn 60 starts, then for its end.
+      await Bun.sleep(1000);
+      expect(bridge.messages()).not.toContain('61');
+      recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, Date.now());
+      await Bun.sleep(3000);
+      expect(bridge.messages()).not.toContain('61');
+      recordTurnHook(dir, { hook_event_name: 'Stop' }, Date.now());
+      await waitFor(() => bridge.messages().includes('61'), 3000, 'the second message after its turn');
+      // No hook shows the turn 61 starts (a prompt that starts none): 62 goes after a moment.
+      router.accept({ session: CHAT, ...message('62') });
+      await waitFor(() => bridge.messages().includes('62'), 6000, 'the message once no turn showed');
+      // A turn marked busy while a question waits for the owner holds; once none waits and the pane is still, it does not.
+      await waitFor(() => router.inbox(CHAT).size === 0, 3000, '62 taken');
+      recordTurnHook(dir, { hook_event_name: 'UserPromptSubmit' }, Date.now());
+      writeCondition(dir, 'router', { state: 'WAITING', cause: 'asks to use Bash', fix: 'Allow or Deny', since: Date.now() });
+      router.accept({ session: CHAT, ...message('63') });
+      await Bun.sleep(12_000);
+      expect(bridge.messages()).not.toContain('63');
+      writeCondition(dir, 'router', undefined);
+      await waitFor(() => bridge.messages().includes('63'), 3000, 'the message once the still turn was judged over');
+      expect(log.some((l) => l.includes(`turn of tg-${CHAT} shows no activity`))).toBe(true);
+    } finally {
+      clearTurn(dir);
+      bridge.socket.end();
+    }
+  }, 60_000);
 
   test('the time a message was taken is the session’s last message in (lastIn); a message not yet taken leaves it', async () => {
     const manager = startRouter();

@@ -201,13 +201,21 @@ function activeDialog(lines: string[]): string[] | null {
   return lines.slice(start, lines.length);
 }
 
+const RESET_TEXT = / · resets (.+?)(?: · |$)/;
+
+/** The reset time of a usage-limit message (`You've hit your session limit · resets 9:50am (UTC)`), if it gives one. */
+export function limitReset(message: string, now: number): number | undefined {
+  const reset = RESET_TEXT.exec(message)?.[1];
+  return reset ? parseResetTime(reset, now) : undefined;
+}
+
 /** The last usage-limit line of the screen with its reset time, unless that time has passed. */
 function findLimit(lines: string[], now: number): { line: string; reset?: string; until?: number } | undefined {
   for (let i = lines.length - 1; i >= 0; i--) {
     const match = LIMIT_LINE.exec(lines[i]!);
     if (!match) continue;
     const line = match[1]!;
-    const reset = / · resets (.+?)(?: · |$)/.exec(line)?.[1];
+    const reset = RESET_TEXT.exec(line)?.[1];
     const until = reset ? parseResetTime(reset, now) : undefined;
     if (until !== undefined && until <= now) return undefined;
     return { line, reset, until };

@@ -2,7 +2,7 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.ts';
 import { type Condition, activeCondition, clearConditions, currentCondition } from '../store/condition.ts';
-import { clearTurn, readTurn } from '../store/turn.ts';
+import { clearTurn, readTurn, turnRunning } from '../store/turn.ts';
 import { BUSY, classifyPane } from '../host/pane.ts';
 import { NO_CRASHES, QUICK_DEATH_MS, type CrashState, isCrashLooping, loadCrashState, recordDeath, recordStart, saveCrashState } from './crash-guard.ts';
 import {
@@ -579,7 +579,7 @@ export class SessionManager {
       const condition = up ? (activeCondition(dir, now * 1000) ?? null) : null;
       // Busy or idle from the session's turn hooks; a condition (a question, a limit, deafness) says more.
       const turn = up ? readTurn(dir) : undefined;
-      const busy = up && !condition && turn?.state === 'busy';
+      const busy = up && !condition && turnRunning(turn, info!.activity * 1000, now * 1000);
       const status: SessionStatus = up ? (condition?.state ?? (busy ? 'BUSY' : 'UP')) : suspended ? 'SUSPENDED' : isCrashLooping(crash) ? 'CRASHLOOP' : 'DOWN';
       return {
         id,
@@ -683,12 +683,13 @@ export class SessionManager {
       const info = live.get(entry.tmux);
       if (!info || info.dead) continue;
       const dir = this.stateDir(id);
-      // Idle since the pane last changed and the last turn ended (the turn hooks know a long silent tool run is busy).
+      // Idle since the pane last changed and the last turn began or ended. A running turn changes its pane
+      // every second, so a turn still marked busy here ended without its Stop hook (an interrupt): idle.
       const turn = readTurn(dir);
       const idleSince = Math.max(info.activity, (turn?.since ?? 0) / 1000);
       if (hasState(dir, 'pinned') || now - idleSince < config.idleTimeoutMin * 60) continue;
       const screen = await this.deps.tmux.capturePane(entry.tmux).catch(() => '');
-      if (BUSY.test(screen) || turn?.state === 'busy') {
+      if (BUSY.test(screen)) {
         skippedBusy.push(id);
         continue;
       }

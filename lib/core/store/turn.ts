@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOptionalFile } from '../config/config.ts';
+import { limitReset } from '../host/pane.ts';
 import { writeCondition } from './condition.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 
@@ -20,6 +21,18 @@ export interface TurnHookInput {
   hook_event_name?: string;
   error?: string;
   last_assistant_message?: string;
+}
+
+/**
+ * A running turn changes its pane at least every second (Claude Code's spinner counts the seconds, also
+ * while a tool runs); a turn marked busy whose pane has been still this long ended without its Stop hook
+ * (an interrupt) or hangs. A question waiting for the owner is a condition (WAITING), not a running turn.
+ */
+export const TURN_QUIET_MS = 10_000;
+
+/** Whether a session's turn is under way: busy by its hooks, and its pane (last change `activityMs`) not still for long. */
+export function turnRunning(turn: TurnState | undefined, activityMs: number, now: number): boolean {
+  return turn?.state === 'busy' && now - Math.max(turn.since, activityMs) < TURN_QUIET_MS;
 }
 
 export function readTurn(stateDir: string): TurnState | undefined {
@@ -62,7 +75,9 @@ export function recordTurnHook(stateDir: string, input: TurnHookInput, now: numb
       const failure = FAILURES[error];
       if (failure) {
         const said = (input.last_assistant_message ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
-        writeCondition(stateDir, 'hook', { state: failure.state, cause: said || `Claude Code's turn failed (${error})`, fix: failure.fix, since: now });
+        // A subscription's limit names its reset (`… · resets 9:50am (UTC)`); the router finds it on the screen otherwise.
+        const until = failure.state === 'LIMITED' ? limitReset(said, now) : undefined;
+        writeCondition(stateDir, 'hook', { state: failure.state, cause: said || `Claude Code's turn failed (${error})`, fix: failure.fix, since: now, ...(until ? { until } : {}) });
       }
       break;
     }
