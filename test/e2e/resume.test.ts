@@ -104,6 +104,8 @@ async function row() {
 
 /** The session runs in conversation `sessionId` and never died or had to start a new conversation. */
 async function expectSteady(sessionId: string, more: Record<string, unknown> = {}): Promise<void> {
+  // Its turn's Stop hook runs a moment after the answer: BUSY until then.
+  await waitFor(async () => (await row()).status !== 'BUSY', 10_000, 'the turn to end');
   expect(await row()).toMatchObject({ status: 'UP', sessionId, lastExit: null, newConversation: null, crash: { quickDeaths: 0, backoffUntil: 0 }, ...more });
 }
 

@@ -66,8 +66,10 @@ async function expectRunningSession(sb: Sandbox): Promise<void> {
 
   const info = (await sb.tmux.listSessions()).get(TMUX_NAME);
   expect(info?.dead).toBe(false);
-  const listed = JSON.parse((await sb.run('list', '--json')).out) as Array<{ id: string; status: string }>;
-  expect(listed).toEqual([expect.objectContaining({ id: ID, status: 'UP' })]);
+  // UP once the turn's Stop hook has run (a moment after the answer).
+  const listed = async () => JSON.parse((await sb.run('list', '--json')).out) as Array<{ id: string; status: string }>;
+  await waitFor(async () => (await listed())[0]?.status !== 'BUSY', 10_000, 'the turn to end');
+  expect(await listed()).toEqual([expect.objectContaining({ id: ID, status: 'UP' })]);
 }
 
 describe('the real Claude Code and the root check', () => {

@@ -163,13 +163,13 @@ describe('list, status and /sessions: since when, last message in and out, the d
     }
   });
 
-  test('/sessions in chat: state, name, since, last in and out, one line each', async () => {
+  test('/sessions in chat: state, name, since, last in and out, workdir, one line each', async () => {
     const { ctx } = sb.context();
     const text = await runChatCommand('sessions', '', { manager: ctx.manager, log: ctx.io.log, session: UP, actor: 'owner' });
     const lines = text.split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^UP {8}up \\(${UP}\\) · since \\d+[sm] ago · in 3m ago · out 1h ago$`)));
-    expect(lines).toContain(`WAITING   asking (${WAITING}) · since 5m ago · in — · out — · a dialog waits`);
-    expect(lines).toContain(`SUSPENDED stopped (${STOPPED}) · since 2h ago · in — · out —`);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^UP {8}up \\(${UP}\\) · since \\d+[sm] ago · in 3m ago · out 1h ago · ~/work$`)));
+    expect(lines).toContain(`WAITING   asking (${WAITING}) · since 5m ago · in — · out — · ~/work · a dialog waits`);
+    expect(lines).toContain(`SUSPENDED stopped (${STOPPED}) · since 2h ago · in — · out — · ~/work`);
     expect(lines).toHaveLength(5);
   });
 });
@@ -197,8 +197,9 @@ describe('/sessions stays within the platforms’ message limits', () => {
   });
 
   test('a row line carries its condition’s cause', () => {
-    const row = { id: '7', status: 'LIMITED', name: 'n', since: 0, lastIn: null, lastOut: new Date(50_000).toISOString(), condition: { cause: 'usage limit' } } as unknown as SessionRow;
-    expect(formatSessionLine(row, 60_000)).toBe('LIMITED   n (7) · since 1m ago · in — · out 10s ago · usage limit');
+    const row = { id: '7', status: 'LIMITED', name: 'n', since: 0, lastIn: null, lastOut: new Date(50_000).toISOString(), workdir: '/home/u/api', condition: { cause: 'usage limit' } } as unknown as SessionRow;
+    expect(formatSessionLine(row, 60_000, '/home/u')).toBe('LIMITED   n (7) · since 1m ago · in — · out 10s ago · ~/api · usage limit');
+    expect(formatSessionLine(row, 60_000, '/home/us')).toBe('LIMITED   n (7) · since 1m ago · in — · out 10s ago · /home/u/api · usage limit');
   });
 });
 

@@ -96,7 +96,7 @@ describe('a Telegram session that starts at the workspace trust dialog', () => {
     expect(status).toMatch(/^WAITING {2}group\nClaude Code asks whether to trust the workdir .*\nfix: `\/send 1` trusts the folder/);
     fake.command(GROUP, OWNER, '/sessions', { chatType: 'group', chatTitle: 'group' });
     const sessions = (await fake.waitForSent(GROUP, 2, 5000))[1]!;
-    expect(sessions).toMatch(new RegExp(`^WAITING +group \\(${GROUP}\\) · since \\d+s ago · in — · out — · Claude Code asks whether to trust`));
+    expect(sessions).toMatch(new RegExp(`^WAITING +group \\(${GROUP}\\) · since \\d+s ago · in — · out — · [^·]+ · Claude Code asks whether to trust`));
   });
 
   test("/send without input explains itself; the owner's /send 1 answers the dialog, and the development-channel one after it is answered too", async () => {

@@ -54,7 +54,7 @@ export async function runChatCommand(name: ChatCommandName, input: string, ctx: 
   if (name === 'sessions') {
     const rows = await manager.list();
     const now = manager.deps.clock.now();
-    return rows.length ? joinWithin(rows.map((r) => formatSessionLine(r, now)), CHAT_ANSWER_LIMIT[manager.platform.key]) : 'No sessions yet.';
+    return rows.length ? joinWithin(rows.map((r) => formatSessionLine(r, now, manager.paths.home)), CHAT_ANSWER_LIMIT[manager.platform.key]) : 'No sessions yet.';
   }
   const row = (await manager.list()).find((r) => r.id === session);
   if (!row) return 'This chat has no session yet: send a message to start one.';

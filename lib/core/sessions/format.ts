@@ -58,11 +58,15 @@ export function formatStatusRow(row: SessionRow, now: number): string {
   return [line, ...crash, ...formatNotes(row)].join('\n');
 }
 
-/** One session in a chat's `/sessions`: `UP        general (123) · since 3m ago · in 12s ago · out —`, and its cause. */
-export function formatSessionLine(row: SessionRow, now: number): string {
+/**
+ * One session in a chat's `/sessions`: `UP        general (123) · since 3m ago · in 12s ago · out — · ~/work/api`,
+ * and its cause (a workdir under `home` is shown from `~`).
+ */
+export function formatSessionLine(row: SessionRow, now: number, home?: string): string {
   const cause = row.condition ? ` · ${row.condition.cause}` : '';
   const times = `since ${formatAgo(row.since, now)} · in ${formatAgo(row.lastIn, now)} · out ${formatAgo(row.lastOut, now)}`;
-  return `${row.status.padEnd(9)} ${row.name} (${row.id}) · ${times}${cause}`;
+  const workdir = row.workdir ? ` · ${home && (row.workdir === home || row.workdir.startsWith(`${home}/`)) ? `~${row.workdir.slice(home.length)}` : row.workdir}` : '';
+  return `${row.status.padEnd(9)} ${row.name} (${row.id}) · ${times}${workdir}${cause}`;
 }
 
 /** Lines joined by newlines within `limit` characters: as many as fit, then `… and N more`. */
