@@ -8,13 +8,11 @@
  * - At the reset each failed turn is continued exactly once.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { join } from 'node:path';
-import { TELEGRAM } from '../../lib/core/config/platform.ts';
 import { CONTINUE_AFTER_RESET_MS, CONTINUE_TEXT } from '../../lib/router/limits.ts';
-import { FakeAnthropic, type ModelRequest, parseChannelTags, usageLimitTurn } from '../fakes/anthropic.ts';
-import { FakeTelegram } from '../fakes/telegram.ts';
-import { Sandbox, waitFor } from '../helpers.ts';
-import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
+import { type FakeAnthropic, type ModelRequest, parseChannelTags, usageLimitTurn } from '../fakes/anthropic.ts';
+import type { FakeTelegram } from '../fakes/telegram.ts';
+import { type Sandbox, waitFor } from '../helpers.ts';
+import { type RunningProgram, type TelegramWorld, diagnose, startTelegramWorld } from './real-claude.ts';
 
 const OWNER = 123456789;
 const GROUPS = [-3001, -3002, -3003];
@@ -52,33 +50,26 @@ function continuations(): Map<string, number> {
   return counts;
 }
 
+let world: TelegramWorld | undefined;
+
 beforeAll(async () => {
-  api = await FakeAnthropic.start({
-    script(request) {
-      if (!request.isTurn || limitedUntil === undefined || Date.now() >= limitedUntil * 1000) return undefined;
-      return usageLimitTurn(limitedUntil);
+  world = await startTelegramWorld({
+    owner: OWNER,
+    config: ['TELEGRAM_IDLE_TIMEOUT=0'],
+    // Logged in as a subscription account: the CLI shows the reset time and its limit dialog.
+    claude: { oauth: true },
+    anthropic: {
+      script(request) {
+        if (!request.isTurn || limitedUntil === undefined || Date.now() >= limitedUntil * 1000) return undefined;
+        return usageLimitTurn(limitedUntil);
+      },
     },
   });
-  tg = new FakeTelegram().start();
-  sb = new Sandbox({
-    platform: TELEGRAM,
-    token: tg.token,
-    env: { TELEGRAM_API_URL: tg.url, TZ: 'UTC', ...(await realClaudeEnv()) },
-    config: [`TELEGRAM_ALLOWED_USER_ID="${OWNER}"`, 'TELEGRAM_SESSION_WORKDIR="$HOME/work"', 'TELEGRAM_IDLE_TIMEOUT=0', rootConfigLines()].join('\n'),
-  });
-  prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted: [join(sb.home, 'work')], oauth: true });
-  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
-  watchdog = await startProgram('telegram-session-manager', ['watchdog'], sb.env);
-  await waitFor(() => tg.polling, 30_000, 'the router polling');
+  ({ api, tg, sb, serve } = world);
+  watchdog = await world.start('telegram-session-manager', ['watchdog']);
 }, 180_000);
 
-afterAll(async () => {
-  await watchdog?.stop();
-  await serve?.stop();
-  await sb?.cleanup();
-  api?.stop();
-  await tg?.stop();
-});
+afterAll(() => world?.stop());
 
 describe('a usage limit across three sessions', () => {
   test('all LIMITED with the reset, one owner message, queued messages delivered once after the reset, each failed turn continued once', async () => {

@@ -9,11 +9,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { FakeAnthropic } from '../fakes/anthropic.ts';
-import { FakeTelegram } from '../fakes/telegram.ts';
-import { Sandbox, waitFor } from '../helpers.ts';
-import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
+import type { FakeAnthropic } from '../fakes/anthropic.ts';
+import type { FakeTelegram } from '../fakes/telegram.ts';
+import { type Sandbox, waitFor } from '../helpers.ts';
+import { type RunningProgram, type TelegramWorld, diagnose, startTelegramWorld } from './real-claude.ts';
 
 const OWNER = 123456789;
 const IDLE_GROUP = -2001;
@@ -51,34 +50,14 @@ function bridgePid(chat: number): number {
   return Number(/\(pid (\d+)\)/.exec(line ?? '')?.[1]);
 }
 
+let world: TelegramWorld | undefined;
+
 beforeAll(async () => {
-  api = await FakeAnthropic.start();
-  tg = new FakeTelegram().start();
-  sb = new Sandbox({
-    platform: TELEGRAM,
-    token: tg.token,
-    env: { TELEGRAM_API_URL: tg.url, ...(await realClaudeEnv()) },
-    config: [
-      `TELEGRAM_ALLOWED_USER_ID="${OWNER}"`,
-      'TELEGRAM_SESSION_WORKDIR="$HOME/work"',
-      'TELEGRAM_IDLE_TIMEOUT=1',
-      'TELEGRAM_CLEANUP_INTERVAL=5',
-      'CLAUDE_PERMISSION_MODE=default',
-      rootConfigLines(),
-    ].join('\n'),
-  });
-  prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted: [join(sb.home, 'work')] });
-  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
-  await waitFor(() => tg.polling, 30_000, 'the router polling');
+  world = await startTelegramWorld({ owner: OWNER, config: ['TELEGRAM_IDLE_TIMEOUT=1', 'TELEGRAM_CLEANUP_INTERVAL=5', 'CLAUDE_PERMISSION_MODE=default'] });
+  ({ api, tg, sb, serve } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await watchdog?.stop();
-  await serve?.stop();
-  await sb?.cleanup();
-  api?.stop();
-  await tg?.stop();
-});
+afterAll(() => world?.stop());
 
 describe('a frozen bridge (SIGSTOP)', () => {
   test('DEAF within 10 s, its chat told once, back and delivering after SIGCONT', async () => {
@@ -136,7 +115,7 @@ describe('idle suspension with a one-minute timeout', () => {
     tg.userMessage(ASKING_GROUP, { fromId: OWNER, text: `please run-tool touch ${join(sb.dir, 'never')}` });
     await waitFor(() => tg.messages(ASKING_GROUP).some((m) => JSON.stringify(m.reply_markup ?? {}).includes('perm:allow')), 90_000, 'the permission question');
     await waitFor(async () => (await row(ASKING_GROUP))?.status === 'WAITING', 10_000, 'WAITING');
-    watchdog = await startProgram('telegram-session-manager', ['watchdog'], sb.env);
+    watchdog = await world!.start('telegram-session-manager', ['watchdog']);
     const idleDir = join(sb.sessionsDir, String(IDLE_GROUP));
     await waitFor(async () => (await row(IDLE_GROUP))?.status === 'SUSPENDED', 150_000, 'the idle session suspended');
     // On time: its idle time began when its last turn ended (its Stop hook) or its pane last changed.

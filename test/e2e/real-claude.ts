@@ -16,6 +16,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { CLAUDE_CODE_VERSION, claudeCodeBinary, installClaudeCode } from '../../scripts/claude-code.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
+import { FakeAnthropic, type FakeAnthropicOptions } from '../fakes/anthropic.ts';
+import { FakeTelegram } from '../fakes/telegram.ts';
+import { Sandbox, waitFor } from '../helpers.ts';
 
 export { CLAUDE_CODE_VERSION };
 
@@ -174,4 +178,59 @@ export async function startProgram(program: string, args: string[], env: Record<
       await proc.exited;
     },
   };
+}
+
+export interface TelegramWorldOptions {
+  owner: number;
+  /** More config.env lines (the owner, `$HOME/work` as workdir and the root opt-in are always there). */
+  config?: string[];
+  anthropic?: FakeAnthropicOptions;
+  /** More options for the Claude config dir (`$HOME/work` is always trusted). */
+  claude?: Partial<ClaudeConfigOptions>;
+  /** Runs before the router starts: more folders, profiles, config dirs. */
+  prepare?(world: Pick<TelegramWorld, 'api' | 'sb'>): void;
+}
+
+/** The Telegram stack with the real Claude Code: the loopback API, a Bot API fake, a sandbox and the compiled router. */
+export interface TelegramWorld {
+  api: FakeAnthropic;
+  tg: FakeTelegram;
+  sb: Sandbox;
+  serve: RunningProgram;
+  /** Starts one more compiled program in the world (a watchdog); stopped with it. */
+  start(program: string, args: string[]): Promise<RunningProgram>;
+  stop(): Promise<void>;
+}
+
+export async function startTelegramWorld(options: TelegramWorldOptions): Promise<TelegramWorld> {
+  const api = await FakeAnthropic.start(options.anthropic);
+  const tg = new FakeTelegram().start();
+  const sb = new Sandbox({
+    platform: TELEGRAM,
+    token: tg.token,
+    env: { TELEGRAM_API_URL: tg.url, ...(await realClaudeEnv()) },
+    config: [`TELEGRAM_ALLOWED_USER_ID="${options.owner}"`, 'TELEGRAM_SESSION_WORKDIR="$HOME/work"', ...(options.config ?? []), rootConfigLines()].join('\n'),
+  });
+  const programs: RunningProgram[] = [];
+  const stop = async () => {
+    for (const program of programs.reverse()) await program.stop();
+    await sb.cleanup();
+    api.stop();
+    await tg.stop();
+  };
+  try {
+    prepareClaudeConfig(sb.root, { ...options.claude, apiUrl: api.url, trusted: [join(sb.home, 'work'), ...(options.claude?.trusted ?? [])] });
+    options.prepare?.({ api, sb });
+    const start = async (program: string, args: string[]) => {
+      const running = await startProgram(program, args, sb.env);
+      programs.push(running);
+      return running;
+    };
+    const serve = await start('telegram-session-manager', ['serve']);
+    await waitFor(() => tg.polling, 30_000, 'the router polling');
+    return { api, tg, sb, serve, start, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

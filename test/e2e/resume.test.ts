@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { createAppContext } from '../../lib/app.ts';
 import { TELEGRAM } from '../../lib/core/config/platform.ts';
 import { expectedTranscript } from '../../lib/core/host/transcript.ts';
-import { FakeAnthropic } from '../fakes/anthropic.ts';
-import { FakeTelegram } from '../fakes/telegram.ts';
-import { Sandbox, waitFor } from '../helpers.ts';
-import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
+import type { FakeAnthropic } from '../fakes/anthropic.ts';
+import type { FakeTelegram } from '../fakes/telegram.ts';
+import { type Sandbox, waitFor } from '../helpers.ts';
+import { type RunningProgram, type TelegramWorld, diagnose, prepareClaudeConfig, startTelegramWorld, trustFolder } from './real-claude.ts';
 
 const OWNER = 123456789;
 const CHAT = String(OWNER);
@@ -28,32 +28,26 @@ let otherConfig: string;
 /** The workdirs the session is moved to, in order; the last has a dot, a space and an underscore. */
 let moves: string[];
 
+let world: TelegramWorld | undefined;
+
 beforeAll(async () => {
-  api = await FakeAnthropic.start();
-  tg = new FakeTelegram().start();
-  sb = new Sandbox({
-    platform: TELEGRAM,
-    token: tg.token,
-    env: { TELEGRAM_API_URL: tg.url, ...(await realClaudeEnv()) },
-    config: `TELEGRAM_ALLOWED_USER_ID="${OWNER}"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"\nTELEGRAM_IDLE_TIMEOUT=0\n${rootConfigLines()}`,
+  world = await startTelegramWorld({
+    owner: OWNER,
+    config: ['TELEGRAM_IDLE_TIMEOUT=0'],
+    prepare({ api, sb }) {
+      moves = ['alpha', 'beta', 'odd.name dir_3'].map((name) => join(sb.home, name));
+      for (const dir of moves) mkdirSync(dir);
+      const trusted = [join(sb.home, 'work'), ...moves];
+      for (const dir of moves) trustFolder(sb.root, dir);
+      otherConfig = join(sb.dir, 'other-claude');
+      prepareClaudeConfig(otherConfig, { apiUrl: api.url, trusted });
+      sb.write('telegram-sessions/profiles.env', `[other]\nCLAUDE_CONFIG_DIR=${otherConfig}\n`);
+    },
   });
-  moves = ['alpha', 'beta', 'odd.name dir_3'].map((name) => join(sb.home, name));
-  for (const dir of moves) mkdirSync(dir);
-  const trusted = [join(sb.home, 'work'), ...moves];
-  otherConfig = join(sb.dir, 'other-claude');
-  prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted });
-  prepareClaudeConfig(otherConfig, { apiUrl: api.url, trusted });
-  sb.write('telegram-sessions/profiles.env', `[other]\nCLAUDE_CONFIG_DIR=${otherConfig}\n`);
-  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
-  await waitFor(() => tg.polling, 20_000, 'the router polling');
+  ({ api, tg, sb, serve } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await serve?.stop();
-  await sb?.cleanup();
-  api?.stop();
-  await tg?.stop();
-});
+afterAll(() => world?.stop());
 
 /** Every `<id>.jsonl` under any project folder of the given config dirs. */
 function transcriptsOf(id: string, configDirs: string[]): string[] {

@@ -6,11 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { Inbox } from '../../lib/router/inbox.ts';
-import { TELEGRAM } from '../../lib/core/config/platform.ts';
-import { FakeAnthropic } from '../fakes/anthropic.ts';
-import { FakeTelegram } from '../fakes/telegram.ts';
-import { Sandbox, waitFor } from '../helpers.ts';
-import { type RunningProgram, diagnose, prepareClaudeConfig, realClaudeEnv, rootConfigLines, startProgram } from './real-claude.ts';
+import type { FakeAnthropic } from '../fakes/anthropic.ts';
+import type { FakeTelegram } from '../fakes/telegram.ts';
+import { type Sandbox, waitFor } from '../helpers.ts';
+import { type RunningProgram, type TelegramWorld, diagnose, startTelegramWorld } from './real-claude.ts';
 
 const OWNER = 123456789;
 const WAKES = 20;
@@ -19,26 +18,14 @@ let tg: FakeTelegram;
 let sb: Sandbox;
 let serve: RunningProgram;
 
+let world: TelegramWorld | undefined;
+
 beforeAll(async () => {
-  api = await FakeAnthropic.start();
-  tg = new FakeTelegram().start();
-  sb = new Sandbox({
-    platform: TELEGRAM,
-    token: tg.token,
-    env: { TELEGRAM_API_URL: tg.url, ...(await realClaudeEnv()) },
-    config: `TELEGRAM_ALLOWED_USER_ID="${OWNER}"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"\nTELEGRAM_IDLE_TIMEOUT=0\n${rootConfigLines()}`,
-  });
-  prepareClaudeConfig(sb.root, { apiUrl: api.url, trusted: [join(sb.home, 'work')] });
-  serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
-  await waitFor(() => tg.polling, 20_000, 'the router polling');
+  world = await startTelegramWorld({ owner: OWNER, config: ['TELEGRAM_IDLE_TIMEOUT=0'] });
+  ({ api, tg, sb, serve } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await serve?.stop();
-  await sb?.cleanup();
-  api?.stop();
-  await tg?.stop();
-});
+afterAll(() => world?.stop());
 
 describe('Telegram with the real Claude Code', () => {
   test(`${WAKES} wakes of a session by a message: every message reaches the model exactly once`, async () => {
