@@ -175,6 +175,8 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
     await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the inbox emptied');
     router.accept({ session: CHAT, ...message('2') });
     await waitFor(() => bridge.messages().includes('2'), 3000, 'a live message');
+    // Taken too before the bridge goes: the next tests start from an empty inbox.
+    await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'the inbox emptied again');
     bridge.socket.end();
   });
 
@@ -248,6 +250,7 @@ describe('Router (core) with a private tmux and the stand-in claude', () => {
       writeCondition(dir, 'router', undefined);
       await waitFor(() => bridge.messages().includes('63'), 3000, 'the message once the still turn was judged over');
       expect(log.some((l) => l.includes(`turn of tg-${CHAT} shows no activity`))).toBe(true);
+      await waitFor(() => router.inbox(CHAT).size === 0, 3000, 'every message taken');
     } finally {
       clearTurn(dir);
       bridge.socket.end();
