@@ -53,6 +53,8 @@ async function cli(...args: string[]): Promise<void> {
     ...app,
     io: { out: (text: string) => console.log(text), log: createLogger() },
     interactive: false,
+    prompt: async () => null,
+    readStdin: async () => null,
     runInteractive: async () => 0,
   };
   await runCli(createDiscordSessionManagerCommand(ctx), args, ctx.io);
