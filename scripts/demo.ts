@@ -100,7 +100,7 @@ try {
   stop.abort();
   await loop;
   await cli('status');
-  console.log(bold('\nDone.') + ' With a real bot: `discord-session-manager init --user-id … --guild-id … --token …`, then `discover-all`.');
+  console.log(bold('\nDone.') + ' With a real bot: `discord-session-manager init` (it asks for the ids and the token), `discord-session-manager doctor`, then `discord-watchdog --daemon`.');
 } finally {
   await cleanup();
 }
