@@ -2,6 +2,8 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nextStep } from '../../lib/commands/sessions/init.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
 import { ROOT } from '../helpers.ts';
 
 /** The skill's folder: what `npx skills add` copies (its symlinks followed). */
@@ -39,6 +41,16 @@ describe('the claude-remote-sessions skill', () => {
     for (const link of links) expect(existsSync(join(SKILL_DIR, link.replace(/#.*$/, '')))).toBe(true);
     expect(skillMd).toContain('bun run build');
     expect(skillMd).toContain('bun bin/<program>.ts');
+  });
+
+  test('one Telegram start recipe: init\'s "Next:", the README and SKILL.md all start the watchdog, never serve by hand', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const recipe = 'telegram-session-manager watchdog --daemon';
+    expect(nextStep({ platform: TELEGRAM })).toContain(recipe);
+    for (const text of [readme, skillMd]) {
+      expect(text).toContain(recipe);
+      expect(text).not.toMatch(/serve --daemon/);
+    }
   });
 
   test('the real `skills` CLI installs it from a built checkout into a project: sources and references, no node_modules or dist', async () => {
