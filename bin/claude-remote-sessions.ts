@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { basename } from 'node:path';
+import { VERSION } from '../lib/core/util/self.ts';
 
 /**
  * One executable for every program: it runs the program it is called as (`discord-watchdog` → a link
@@ -20,6 +21,7 @@ if (!program && process.argv[2] && PROGRAMS[process.argv[2]]) {
   process.argv.splice(2, 1);
 }
 if (program) await PROGRAMS[program]!();
+else if (process.argv[2] === '--version') process.stdout.write(`${VERSION}\n`);
 else {
   const names = Object.keys(PROGRAMS).join(', ');
   process.stderr.write(`error: name a program: ${names}. Example: claude-remote-sessions discord-session-manager list\n`);

@@ -53,6 +53,8 @@ async function cli(...args: string[]): Promise<void> {
     ...app,
     io: { out: (text: string) => console.log(text), log: createLogger() },
     interactive: false,
+    prompt: async () => null,
+    readStdin: async () => null,
     runInteractive: async () => 0,
   };
   await runCli(createDiscordSessionManagerCommand(ctx), args, ctx.io);
@@ -98,7 +100,7 @@ try {
   stop.abort();
   await loop;
   await cli('status');
-  console.log(bold('\nDone.') + ' With a real bot: `discord-session-manager init --user-id … --guild-id … --token …`, then `discover-all`.');
+  console.log(bold('\nDone.') + ' With a real bot: `discord-session-manager init` (it asks for the ids and the token), `discord-session-manager doctor`, then `discord-watchdog --daemon`.');
 } finally {
   await cleanup();
 }

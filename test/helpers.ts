@@ -116,6 +116,8 @@ export class Sandbox {
       ...createAppContext(this.platform, this.env),
       io,
       interactive: false,
+      prompt: async () => null,
+      readStdin: async () => null,
       runInteractive: async () => 0,
     };
     return { ctx, out, err };

@@ -1,4 +1,5 @@
 import type { CliIO } from './cli.ts';
+import type { Prompt } from './_prompt.ts';
 import type { AppContext } from '../app.ts';
 import { DiscordApi, discordApiUrl } from '../platforms/discord/api.ts';
 
@@ -7,6 +8,10 @@ export interface CommandContext extends AppContext {
   io: CliIO;
   /** Whether a person is at the terminal (init prompts only then). */
   interactive: boolean;
+  /** Asks a question at the terminal; used only when `interactive`. */
+  prompt: Prompt;
+  /** All of stdin, or null when stdin is a terminal (`init --token-stdin`). */
+  readStdin: () => Promise<string | null>;
   /** Runs a program with the terminal attached (tmux attach); returns its exit code. */
   runInteractive: (argv: string[]) => Promise<number>;
   /** Aborts a daemon's loop (SIGTERM/SIGINT); absent for one-shot commands. */

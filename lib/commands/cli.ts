@@ -1,6 +1,7 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from 'citty';
 import type { ConsolaInstance } from 'consola';
 import { CrsError, EXIT_USAGE, formatError } from '../core/util/errors.ts';
+import { VERSION } from '../core/util/self.ts';
 
 /** Where a command writes: data to `out` (stdout), messages through `log` (stderr). */
 export interface CliIO {
@@ -82,9 +83,13 @@ async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<void> {
   }
 }
 
-/** Runs a citty command tree and returns the exit code: 0 done, 1 failure, 2 usage. Never exits the process. */
+/** Runs a citty command tree (or prints the version) and returns the exit code: 0 done, 1 failure, 2 usage. Never exits the process. */
 export async function runCli<T extends ArgsDef>(command: CommandDef<T>, rawArgs: string[], io: CliIO): Promise<number> {
   const root = command as unknown as AnyCommand;
+  if (rawArgs[0] === '--version') {
+    io.out(VERSION);
+    return 0;
+  }
   try {
     const { cmd, parent, rest } = await findCommand(root, rawArgs);
     if (rawArgs.includes('--help') || rawArgs.includes('-h') || (rawArgs.length === 0 && !root.run)) {

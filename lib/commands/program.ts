@@ -1,4 +1,6 @@
+import { isatty } from 'node:tty';
 import { type CliIO, runCli } from './cli.ts';
+import { type Prompt, createPrompt } from './_prompt.ts';
 import type { CommandContext } from './_context.ts';
 import { createAppContext } from '../app.ts';
 import { createLogger } from '../core/util/log.ts';
@@ -7,6 +9,7 @@ import type { Platform } from '../core/config/platform.ts';
 
 /** The process-level adapter shared by the session-manager programs: real env, stdio, terminal. */
 export function createCommandContext(platform: Platform, env: Env, io?: CliIO): CommandContext {
+  let prompt: Prompt | undefined;
   return {
     ...createAppContext(platform, env),
     io: io ?? createStdio(),
@@ -14,6 +17,8 @@ export function createCommandContext(platform: Platform, env: Env, io?: CliIO): 
     get interactive() {
       return Boolean(process.stdin.isTTY && process.stdout.isTTY);
     },
+    prompt: (question, options) => (prompt ??= createPrompt())(question, options),
+    readStdin: async () => (isatty(0) ? null : Bun.stdin.text()),
     runInteractive: async (argv) => Bun.spawn(argv, { stdio: ['inherit', 'inherit', 'inherit'], env: env as Record<string, string> }).exited,
   };
 }

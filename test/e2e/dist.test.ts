@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
@@ -38,6 +38,11 @@ describe('the compiled executable (run from a directory with no node_modules)', 
     const result = await run([join(DIST, program), '--help']);
     expect(result.code).toBe(0);
     expect(result.out).toContain(`(${program})`);
+  });
+
+  test.each([...PROGRAMS, 'claude-remote-sessions'])('%s --version prints the package version', async (program) => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(await run([join(DIST, program), '--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
   });
 
   test.each(['discord-session-manager', 'telegram-session-manager'])('%s list --json on an empty config dir prints []', async (program) => {

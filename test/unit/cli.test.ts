@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox } from '../helpers.ts';
+import { ROOT, Sandbox } from '../helpers.ts';
 
 const VERBS = [
   'init',
@@ -112,4 +112,14 @@ describe('as a separate process', () => {
     expect(list.code).toBe(0);
     expect(JSON.parse(list.out)).toEqual([]);
   });
+});
+
+describe('--version', () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  test.each(['claude-remote-sessions', 'discord-session-manager', 'discord-watchdog', 'discord-slash-daemon', 'telegram-session-manager'])(
+    'bun bin/%s.ts --version prints the package version',
+    async (program) => {
+      expect(await sb.runBin(program, ['--version'])).toEqual({ code: 0, out: `${version}\n`, err: '' });
+    },
+  );
 });

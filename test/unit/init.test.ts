@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import type { CommandContext } from '../../lib/commands/_context.ts';
+import { createDiscordSessionManagerCommand } from '../../lib/commands/discord-session-manager/index.ts';
+import { runCli } from '../../lib/commands/program.ts';
 import { setEnvKeys } from '../../lib/commands/sessions/init.ts';
 import { parseEnvText } from '../../lib/core/config/env-file.ts';
-import { Sandbox } from '../helpers.ts';
+import { OWNER_ID, Sandbox } from '../helpers.ts';
 
 const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz_-0123';
 
@@ -69,7 +72,7 @@ describe('init (non-interactive)', () => {
     expect(result.out.split('\n')).toEqual([
       `Config saved to ${join(sb.sessionsDir, 'config.env')}`,
       `Token saved to ${tokenFile()} (mode 600)`,
-      'Next: discord-session-manager discover-all',
+      'Next: discord-session-manager doctor, then discord-watchdog --daemon (it discovers the channels and runs the slash daemon; install-service starts it at login)',
     ]);
     // What init wrote is what the tools read.
     const status = JSON.parse((await sb.run('status', '--json')).out);
@@ -180,5 +183,105 @@ describe('init (non-interactive)', () => {
     } finally {
       await fresh.cleanup();
     }
+  });
+});
+
+describe('init (questions and --token-stdin)', () => {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = new Sandbox({ token: null });
+  });
+  afterEach(async () => {
+    await sb.cleanup();
+  });
+
+  /** Runs init in-process with scripted answers (null = input ended) and, optionally, a piped stdin. */
+  async function runInit(args: string[], options: { answers?: Array<string | null>; stdin?: string | null; interactive?: boolean } = {}) {
+    const { ctx, out, err } = sb.context();
+    const answers = [...(options.answers ?? [])];
+    const asked: Array<{ question: string; hidden: boolean }> = [];
+    const terminal: CommandContext = {
+      ...ctx,
+      interactive: options.interactive ?? true,
+      prompt: async (question, o) => {
+        asked.push({ question, hidden: Boolean(o?.hidden) });
+        return answers.length ? answers.shift()! : null;
+      },
+      readStdin: async () => options.stdin ?? null,
+    };
+    const code = await runCli(createDiscordSessionManagerCommand(terminal), ['init', ...args], terminal.io);
+    return { code, out: out.join('\n'), err: err.join('\n'), asked };
+  }
+  const config = () => parseEnvText(sb.read('discord-sessions/config.env'), 'f', {});
+  const tokenFile = () => join(sb.root, 'channels/discord/.env');
+
+  test('asks only for what no option gave, shows current values, and takes the token without echo', async () => {
+    const result = await runInit(['--guild-id', '444444444444444444'], { answers: ['222222', '', TOKEN] });
+    expect(result.code).toBe(0);
+    expect(result.asked).toEqual([
+      { question: `Your Discord user id (several: comma-separated) [${OWNER_ID}]: `, hidden: false },
+      { question: `Default working directory of sessions [${join(sb.home, 'work')}]: `, hidden: false },
+      { question: 'Bot token (not shown as you type): ', hidden: true },
+    ]);
+    expect(config()).toMatchObject({ DISCORD_ALLOWED_USER_ID: '222222', DISCORD_GUILD_ID: '444444444444444444', DISCORD_SESSION_WORKDIR: join(sb.home, 'work') });
+    expect(readFileSync(tokenFile(), 'utf8')).toBe(`DISCORD_BOT_TOKEN=${TOKEN}\n`);
+  });
+
+  test('Enter at the token question keeps the token there is', async () => {
+    sb.write('channels/discord/.env', 'DISCORD_BOT_TOKEN=old-token-old-token-old\n', 0o600);
+    const result = await runInit([], { answers: ['', '', '', ''] });
+    expect(result.code).toBe(0);
+    expect(result.asked.at(-1)).toEqual({ question: 'Bot token (not shown as you type; Enter keeps the current one): ', hidden: true });
+    expect(result.out).not.toContain('Token saved');
+    expect(readFileSync(tokenFile(), 'utf8')).toBe('DISCORD_BOT_TOKEN=old-token-old-token-old\n');
+  });
+
+  test('a bad answer is asked again with the reason; the third bad one stops init', async () => {
+    const fixed = await runInit([], { answers: ['bob', '111111', '', '', TOKEN] });
+    expect(fixed.code).toBe(0);
+    expect(fixed.err).toContain('[warn] Invalid user id "bob": expected digits. Try again.');
+    expect(fixed.asked.map((a) => a.question.slice(0, 20))).toEqual(['Your Discord user id', 'Your Discord user id', 'Your Discord server ', 'Default working dire', 'Bot token (not shown']);
+    expect(config().DISCORD_ALLOWED_USER_ID).toBe('111111');
+
+    const before = sb.read('discord-sessions/config.env');
+    const failed = await runInit([], { answers: ['bob', 'x', 'y'] });
+    expect(failed.code).toBe(2);
+    expect(failed.err).toContain('Invalid user id "y"');
+    expect(sb.read('discord-sessions/config.env')).toBe(before);
+  });
+
+  test.each<[string, Array<string | null>, RegExp]>([
+    ['the input ends (Ctrl-D)', [null], /^\[error\] No answer to "Your Discord server \(guild\) id" \(input ended\); nothing was written\. Run init again, or pass --guild-id\.$/],
+    ['a required answer is empty', ['', '', ''], /^\[error\] "Bot token \(not shown as you type\)" needs an answer; nothing was written\. Run init again, or pass --token\.$/],
+  ])('when %s, init exits 2 with one line and writes nothing', async (_, answers, message) => {
+    const before = sb.read('discord-sessions/config.env');
+    const result = await runInit(['--user-id', '111111'], { answers });
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(result.out).toBe('');
+    expect(sb.read('discord-sessions/config.env')).toBe(before);
+    expect(existsSync(tokenFile())).toBe(false);
+  });
+
+  test('--token-stdin takes the piped token (trailing newline and all) and asks nothing', async () => {
+    const result = await runInit(['--token-stdin'], { stdin: `${TOKEN}\n`, interactive: false });
+    expect(result.code).toBe(0);
+    expect(result.asked).toEqual([]);
+    expect(readFileSync(tokenFile(), 'utf8')).toBe(`DISCORD_BOT_TOKEN=${TOKEN}\n`);
+    expect(statSync(tokenFile()).mode & 0o777).toBe(0o600);
+  });
+
+  test.each<[string, string[], string | null, RegExp]>([
+    ['stdin is a terminal', ['--token-stdin'], null, /--token-stdin reads the token from a pipe, but stdin is a terminal\. Pipe it in/],
+    ['stdin is empty', ['--token-stdin'], '\n', /No bot token on stdin\./],
+    ['the piped text is no token', ['--token-stdin'], 'not a token; rm -rf /\n', /does not look like one/],
+    ['both ways at once', ['--token-stdin', '--token', TOKEN], TOKEN, /Give the bot token one way: --token or --token-stdin\./],
+  ])('--token-stdin refuses when %s, exit 2, nothing written', async (_, args, stdin, message) => {
+    const before = sb.read('discord-sessions/config.env');
+    const result = await runInit(['--user-id', '111111', ...args], { stdin, interactive: false });
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(sb.read('discord-sessions/config.env')).toBe(before);
+    expect(existsSync(tokenFile())).toBe(false);
   });
 });

@@ -73,7 +73,6 @@ export function createLogger(options: LoggerOptions = {}): ConsolaInstance {
   // consola/core without the fancy reporters: a full `consola` import costs ~45 ms at every start.
   return createConsola({
     level: process.env.CRS_DEBUG ? 4 : 3,
-    prompt: async (message, options) => (await import('consola')).consola.prompt(message, options as never),
     reporters: [
       {
         log(entry) {

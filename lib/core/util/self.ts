@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import packageJson from '../../../package.json' with { type: 'json' };
+
+/** The package version every program prints for `--version` (bundled into the compiled executable). */
+export const VERSION: string = packageJson.version;
 
 const SOURCE_ROOT = resolve(import.meta.dir, '../../..');
 
