@@ -117,6 +117,8 @@ export class Sandbox {
       io,
       interactive: false,
       runInteractive: async () => 0,
+      // A host whose login service would work: tests of doctor and install-service do not depend on the machine's systemd.
+      serviceHost: { kind: 'systemd', uid: 1000, user: 'tester', userBus: 'unix:path=/run/user/1000/bus', linger: true },
     };
     return { ctx, out, err };
   }

@@ -1,13 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createDiscordWatchdogCommand } from '../../lib/commands/discord-watchdog/index.ts';
 import { runCli } from '../../lib/commands/program.ts';
-import { LAUNCHD_LABEL, SYSTEMD_UNIT, renderService, systemdQuote } from '../../lib/daemons/service.ts';
+import { DISCORD } from '../../lib/core/config/platform.ts';
+import { renderService, serviceTarget, systemdQuote } from '../../lib/daemons/service.ts';
 import { Sandbox } from '../helpers.ts';
 
-const which = (command: string) => ({ tmux: '/opt/homebrew/bin/tmux', claude: '/Users/me/.local/bin/claude', bun: '/Users/me/.bun/bin/bun' })[command] ?? null;
-const base = { argv: ['/Users/me/bin/discord-watchdog', '--foreground'], env: { CLAUDE_CONFIG_DIR: '/Users/me/.claude' }, home: '/Users/me', log: '/Users/me/.claude/discord-sessions/watchdog.log', uid: 501, which };
+const { label: LAUNCHD_LABEL, unit: SYSTEMD_UNIT } = serviceTarget(DISCORD);
+const FOUND: Record<string, string> = { tmux: '/opt/homebrew/bin/tmux', claude: '/Users/me/.local/bin/claude', bun: '/Users/me/.bun/bin/bun' };
+/** Bun.which on a PATH, for the machine these tests describe. */
+const which = (command: string, path: string) => (FOUND[command] && path.split(':').includes(dirname(FOUND[command]!)) ? FOUND[command]! : null);
+const base = {
+  target: serviceTarget(DISCORD),
+  argv: ['/Users/me/bin/discord-watchdog', '--foreground'],
+  env: { CLAUDE_CONFIG_DIR: '/Users/me/.claude', PATH: '/opt/homebrew/bin:/Users/me/.local/bin:/Users/me/.bun/bin:/usr/bin' },
+  home: '/Users/me',
+  log: '/Users/me/.claude/discord-sessions/watchdog.log',
+  uid: 501,
+  which,
+};
 
 /** A minimal well-formedness check: every tag closes in order (no XML library is needed for a plist). */
 function assertWellFormed(xml: string): void {
