@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { createDiscordWatchdogCommand } from '../../lib/commands/discord-watchdog/index.ts';
 import { runCli } from '../../lib/commands/program.ts';
 import { DISCORD } from '../../lib/core/config/platform.ts';
+import { daemonEnv } from '../../lib/daemons/daemon.ts';
 import { renderService, serviceTarget, systemdQuote } from '../../lib/daemons/service.ts';
 import { Sandbox } from '../helpers.ts';
 
@@ -74,6 +75,39 @@ describe('service files', () => {
     ['say "hi"', '"say \\"hi\\""'],
   ])('systemdQuote(%p) = %p', (input, expected) => {
     expect(systemdQuote(input)).toBe(expected);
+  });
+});
+
+describe('the environment of what a service starts', () => {
+  const network = { HTTPS_PROXY: 'http://u:p@proxy.corp:3128', NO_PROXY: 'localhost', NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem', SSL_CERT_FILE: '/etc/ssl/cert.pem', http_proxy: 'http://proxy.corp:3128' };
+
+  test('the unit and the plist carry the proxy and CA settings set at install time, and no secret of the shell', () => {
+    const env = { ...base.env, ...network, ANTHROPIC_API_KEY: 'sk-shell', GITHUB_TOKEN: 'ghp-shell' };
+    const unit = renderService({ ...base, kind: 'systemd', env }).content;
+    expect(unit).toContain('Environment=HTTPS_PROXY=http://u:p@proxy.corp:3128\n');
+    expect(unit).toContain('Environment=NO_PROXY=localhost\n');
+    expect(unit).toContain('Environment=NODE_EXTRA_CA_CERTS=/etc/ssl/corp.pem\n');
+    expect(unit).toContain('Environment=SSL_CERT_FILE=/etc/ssl/cert.pem\n');
+    expect(unit).toContain('Environment=http_proxy=http://proxy.corp:3128\n');
+    expect(unit).not.toMatch(/ANTHROPIC_API_KEY|GITHUB_TOKEN/);
+    const plist = renderService({ ...base, kind: 'launchd', env }).content;
+    expect(plist).toMatch(/<key>NODE_EXTRA_CA_CERTS<\/key>\s*<string>\/etc\/ssl\/corp.pem<\/string>/);
+    expect(renderService({ ...base, kind: 'systemd' }).content).not.toMatch(/PROXY|CA_CERTS/i);
+  });
+
+  test('a daemon started in tmux gets them too (the router and the watchdog reach the platform through the proxy)', () => {
+    expect(daemonEnv({ PATH: '/bin', ...network, GITHUB_TOKEN: 'x' })).toEqual({ PATH: '/bin', ...network });
+  });
+
+  test('tmux or claude not on the PATH the service gets are reported', () => {
+    expect(renderService({ ...base, kind: 'systemd' }).missing).toEqual([]);
+    // claude lives in a folder the installing shell's PATH does not name, and the service's usual folders do not either.
+    expect(renderService({ ...base, kind: 'launchd', env: { ...base.env, PATH: '/usr/bin' } }).missing).toEqual(['claude']);
+    const noTmux = (command: string, path: string) => (command === 'tmux' ? null : which(command, path));
+    expect(renderService({ ...base, kind: 'systemd', which: noTmux, env: { ...base.env, PATH: '/usr/bin' } }).missing).toEqual(['tmux', 'claude']);
+    // CLAUDE_BIN is looked for as it is.
+    const custom = (command: string, path: string) => (command === '/opt/claude/bin/claude' ? command : which(command, path));
+    expect(renderService({ ...base, kind: 'systemd', which: custom, env: { ...base.env, CLAUDE_BIN: '/opt/claude/bin/claude' } }).missing).toEqual([]);
   });
 });
 
