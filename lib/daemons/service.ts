@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import plistTemplate from '../../launchd/com.claude-remote-sessions.watchdog.plist' with { type: 'text' };
 import unitTemplate from '../../launchd/claude-remote-sessions-watchdog.service' with { type: 'text' };
+import { readOptionalFile } from '../core/config/config.ts';
 import type { Env } from '../core/config/paths.ts';
 import type { Platform } from '../core/config/platform.ts';
 import { NETWORK_ENV } from '../core/host/launch.ts';
@@ -70,14 +70,21 @@ export function findUserBus(env: Env): string | null {
 
 /** This machine, seen from the environment `env` a command runs in. */
 export function systemServiceHost(env: Env, lingerDir = LINGER_DIR): ServiceHost {
-  const user = env.USER || env.LOGNAME || userInfo().username;
+  const uid = process.getuid?.() ?? 0;
+  const user = env.USER || env.LOGNAME || passwdName(uid) || '$USER';
   return {
     kind: process.platform === 'darwin' ? 'launchd' : 'systemd',
-    uid: process.getuid?.() ?? 0,
+    uid,
     user,
     userBus: findUserBus(env),
     linger: existsSync(join(lingerDir, user)),
   };
+}
+
+/** The user name of `uid` from /etc/passwd (Bun's `os.userInfo()` may say "unknown"). */
+function passwdName(uid: number): string | undefined {
+  const line = (readOptionalFile('/etc/passwd') ?? '').split('\n').find((l) => l.split(':')[2] === String(uid));
+  return line?.split(':')[0] || undefined;
 }
 
 export interface ServiceSpec {

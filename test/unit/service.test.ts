@@ -286,5 +286,8 @@ describe('the host a service is installed on', () => {
     writeFileSync(join(linger, 'ann'), '');
     expect(systemServiceHost({ USER: 'ann' }, linger).linger).toBe(true);
     expect(systemServiceHost({ USER: 'bob' }, linger).linger).toBe(false);
+    // Without USER or LOGNAME (a service, a bare shell), the name comes from the user database.
+    const name = Bun.spawnSync(['id', '-un']).stdout.toString().trim();
+    expect(systemServiceHost({}, linger).user).toBe(name);
   });
 });
