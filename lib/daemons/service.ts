@@ -181,7 +181,7 @@ export function renderService(options: ServiceOptions): ServiceSpec {
 
 /** The fix for a shell without a systemd user bus, for `user`. */
 export function userBusFix(user: string, daemonCommand: string): string {
-  return `Run it in a login of ${user} itself (ssh ${user}@host, not su or sudo), or run \`sudo loginctl enable-linger ${user}\` and \`export XDG_RUNTIME_DIR=/run/user/$(id -u)\` first; without systemd, use \`${daemonCommand}\` instead.`;
+  return `Run install-service from a login of ${user} itself (ssh ${user}@host, not su or sudo), or run \`sudo loginctl enable-linger ${user}\` and \`export XDG_RUNTIME_DIR=/run/user/$(id -u)\` first; without systemd, use \`${daemonCommand}\` instead.`;
 }
 
 /** The fix for a user whose services stop at logout. */
