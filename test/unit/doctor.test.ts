@@ -115,7 +115,7 @@ describe.each([DISCORD, TELEGRAM])('doctor of $cli', (platform) => {
     const missing = find(await checks(sb), 'channel plugin');
     expect(missing.ok).toBe(false);
     expect(missing.detail).toBe(
-      `profile work runs on the official plugin (own ${platform.tokenVar}), but ${key} is not installed in ${join(own, 'plugins')} (profile work): those sessions get no messages`,
+      `profile work runs on the official plugin (own ${platform.tokenVar}), but ${key} is not installed in ${join(own, 'plugins')}: those sessions get no messages`,
     );
     expect(missing.fix).toStartWith(`Install it with \`CLAUDE_CONFIG_DIR=${own} claude plugin install ${key}\``);
 

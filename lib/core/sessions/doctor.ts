@@ -269,7 +269,7 @@ function checkPlugin(manager: SessionManager): CheckResult {
     missing.set(pluginsDir, entry);
   }
   if (missing.size) {
-    const where = [...missing].map(([dir, m]) => `${dir} (profile ${m.names.join(', ')})`).join(', ');
+    const where = missing.size === 1 ? [...missing.keys()][0] : [...missing].map(([dir, m]) => `${dir} (profile ${m.names.join(', ')})`).join(', ');
     const commands = [...missing.values()].map((m) => `\`${m.prefix} claude plugin install ${plugin}\``).join(' and ');
     return {
       ok: false,
@@ -277,8 +277,8 @@ function checkPlugin(manager: SessionManager): CheckResult {
       fix: `Install it with ${commands} (first \`claude plugin marketplace add anthropics/claude-plugins-official\` if that marketplace is unknown), or remove ${platform.tokenVar} from the profile to use the bridge.`,
     };
   }
-  const bunPath = users.map((u) => u.profile.PATH ?? env.PATH ?? '').find((path) => !Bun.which('bun', { PATH: path }));
-  if (bunPath !== undefined) {
+  const withoutBun = users.filter((u) => !Bun.which('bun', { PATH: u.profile.PATH ?? env.PATH ?? '' }));
+  if (withoutBun.length) {
     return { ok: false, detail: `${plugin} is installed, but bun, which runs its server, is not on the sessions' PATH`, fix: 'Install Bun (`npm install -g bun`) where the sessions\' PATH finds it.' };
   }
   return { ok: true, detail: `${plugin} installed for profile ${names}` };
