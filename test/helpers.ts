@@ -119,6 +119,8 @@ export class Sandbox {
       prompt: async () => null,
       readStdin: async () => null,
       runInteractive: async () => 0,
+      // A host whose login service would work: tests of doctor and install-service do not depend on the machine's systemd.
+      serviceHost: { kind: 'systemd', uid: 1000, user: 'tester', userBus: 'unix:path=/run/user/1000/bus', linger: true },
     };
     return { ctx, out, err };
   }

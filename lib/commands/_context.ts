@@ -2,6 +2,7 @@ import type { CliIO } from './cli.ts';
 import type { Prompt } from './_prompt.ts';
 import type { AppContext } from '../app.ts';
 import { DiscordApi, discordApiUrl } from '../platforms/discord/api.ts';
+import type { ServiceHost } from '../daemons/service.ts';
 
 /** What every command of a session-manager program is given. */
 export interface CommandContext extends AppContext {
@@ -16,6 +17,8 @@ export interface CommandContext extends AppContext {
   runInteractive: (argv: string[]) => Promise<number>;
   /** Aborts a daemon's loop (SIGTERM/SIGINT); absent for one-shot commands. */
   signal?: AbortSignal;
+  /** The machine's service manager and the user's systemd state; default: read from this host. */
+  serviceHost?: ServiceHost;
 }
 
 /** A Discord REST client with the configured token and `DISCORD_API_URL`. */

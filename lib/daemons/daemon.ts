@@ -7,6 +7,7 @@ import { isProcessAlive } from '../core/store/lock.ts';
 import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
 import type { Env } from '../core/config/paths.ts';
+import { NETWORK_ENV } from '../core/host/launch.ts';
 import type { Tmux } from '../core/host/tmux.ts';
 import type { Duty } from './scheduler.ts';
 import { type DaemonName, type DaemonStatus, daemonStatusFile, loadDaemonStatus } from './state.ts';
@@ -15,7 +16,7 @@ import { type DaemonName, type DaemonStatus, daemonStatusFile, loadDaemonStatus 
 const STATUS_ERROR_CHARS = 2000;
 
 /** Variables a daemon started in tmux is given explicitly (a tmux session has the server's env, not ours). */
-export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG', 'CRS_UID'] as const;
+export const DAEMON_ENV = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_BIN', 'CRS_TMUX_SOCKET', 'DISCORD_API_URL', 'TELEGRAM_API_URL', 'CRS_DEBUG', 'CRS_UID', ...NETWORK_ENV] as const;
 
 export function daemonEnv(env: Env): Record<string, string> {
   const result: Record<string, string> = {};

@@ -499,7 +499,7 @@ describe('doctor', () => {
     sb = new Sandbox({ env: { DISCORD_API_URL: fake.url }, token: fake.token, guildId: '1100000000000000999' });
     const result = await sb.run('doctor');
     expect(result.code).toBe(1);
-    expect(result.out).toMatch(/✗ Discord guild\s+failed\n    → Discord GET .*\/guilds\/1100000000000000999 failed with HTTP 404: Unknown Guild\. Check the id \(DISCORD_GUILD_ID/);
+    expect(result.out).toMatch(/✗ Discord guild\s+Discord GET .*\/guilds\/1100000000000000999 failed with HTTP 404: Unknown Guild\.\n    → Check the id \(DISCORD_GUILD_ID/);
     expect(result.err).toContain('1 check(s) failed.');
   });
 
@@ -507,6 +507,6 @@ describe('doctor', () => {
     sb = new Sandbox({ env: { DISCORD_API_URL: fake.url }, token: 'a-revoked-token' });
     const result = await sb.run('doctor');
     expect(result.code).toBe(1);
-    expect(result.out).toMatch(/✗ Discord guild\s+failed\n    → .*HTTP 401.*check DISCORD_BOT_TOKEN/);
+    expect(result.out).toMatch(/✗ Discord guild\s+.*HTTP 401.*\n    → The bot token was rejected: check DISCORD_BOT_TOKEN/);
   });
 });

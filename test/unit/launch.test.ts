@@ -117,6 +117,27 @@ describe('buildLaunch env', () => {
     expect(launch({ profile: { IS_SANDBOX: '1' } }).env.IS_SANDBOX).toBe('1');
   });
 
+  test("the caller's proxy and CA settings reach the session, as a shell-started one would need them", () => {
+    const network = {
+      HTTPS_PROXY: 'http://proxy.corp:3128',
+      http_proxy: 'http://proxy.corp:3128',
+      NO_PROXY: 'localhost,127.0.0.1',
+      NODE_EXTRA_CA_CERTS: '/etc/ssl/corp-ca.pem',
+      SSL_CERT_FILE: '/etc/ssl/cert.pem',
+    };
+    const { env } = launch({ env: { ...CALLER_ENV, ...network } });
+    expect(env).toMatchObject(network);
+    // A profile's value wins over the caller's.
+    expect(launch({ env: { ...CALLER_ENV, ...network }, profile: { HTTPS_PROXY: 'http://other:8080' } }).env.HTTPS_PROXY).toBe('http://other:8080');
+  });
+
+  test("config.env's CLAUDE_CODE_OAUTH_TOKEN logs every session in; a profile's own wins", () => {
+    const config = { ...CONFIG, raw: { CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-from-config' } };
+    expect(launch({ config }).env.CLAUDE_CODE_OAUTH_TOKEN).toBe('sk-ant-oat01-from-config');
+    expect(launch({ config, profile: { CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-profile' } }).env.CLAUDE_CODE_OAUTH_TOKEN).toBe('sk-ant-oat01-profile');
+    expect(launch().env).not.toHaveProperty('CLAUDE_CODE_OAUTH_TOKEN');
+  });
+
   test('telegram sets TELEGRAM_STATE_DIR', () => {
     const { env } = launch({ platform: TELEGRAM, stateDir: '/tg/-100' });
     expect(env.TELEGRAM_STATE_DIR).toBe('/tg/-100');

@@ -18,8 +18,8 @@ export function createDiscordWatchdogCommand(ctx: CommandContext) {
     meta: { name: 'discord-watchdog', description: 'Keeps Discord sessions alive: respawns, discovers, cleans up, suspends idle ones' },
     args: { ...daemonArgs },
     subCommands: {
-      'install-service': () => import('./install-service.ts').then((m) => m.default(ctx, true)),
-      'uninstall-service': () => import('./install-service.ts').then((m) => m.default(ctx, false)),
+      'install-service': () => import('../_service.ts').then((m) => m.default(ctx, true)),
+      'uninstall-service': () => import('../_service.ts').then((m) => m.default(ctx, false)),
     },
     async run({ args, rawArgs }) {
       if (rawArgs[0] === 'install-service' || rawArgs[0] === 'uninstall-service') return;

@@ -14,13 +14,15 @@ export function createTelegramSessionManagerCommand(ctx: CommandContext) {
             [
               'Telegram bot',
               async () => {
-                const { Api } = await import('grammy');
-                const me = await new Api(c.manager.botToken(), { apiRoot: telegramApiUrl(c) }).getMe();
+                const { BotApi } = await import('../../platforms/telegram/bot-api.ts');
+                const me = await new BotApi({ token: c.manager.botToken(), apiRoot: telegramApiUrl(c) }).call<{ username?: string }>('getMe', {});
                 return `@${me.username} reachable with this token`;
               },
             ],
           ]),
         ),
+      'install-service': () => import('../_service.ts').then((m) => m.default(ctx, true)),
+      'uninstall-service': () => import('../_service.ts').then((m) => m.default(ctx, false)),
       serve: () => import('./serve.ts').then((m) => m.default(ctx)),
       bridge: () =>
         Promise.all([import('../sessions/bridge.ts'), import('../../platforms/telegram/tools.ts')]).then(([m, t]) =>

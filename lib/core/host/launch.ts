@@ -4,8 +4,13 @@ import type { Platform } from '../config/platform.ts';
 
 /** Keys that would make claude bill an API key instead of the account or profile token. */
 export const STRIPPED_ENV = ['ANTHROPIC_API_KEY', 'CLAUDE_API_KEY'] as const;
+/** How this machine reaches the network: proxies and extra CA certificates, which a session needs as much as a shell does. */
+export const NETWORK_ENV = [
+  'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'https_proxy', 'http_proxy', 'no_proxy', 'all_proxy',
+  'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
+] as const;
 /** Variables of the caller handed on explicitly (a tmux session gets the server's env, not ours). */
-const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TMPDIR', 'CLAUDE_CONFIG_DIR'] as const;
+const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TMPDIR', 'CLAUDE_CONFIG_DIR', ...NETWORK_ENV] as const;
 /** Profile keys that become claude flags rather than environment variables. */
 const PROFILE_FLAGS: Record<string, string> = { CLAUDE_MODEL: '--model', CLAUDE_EFFORT: '--effort' };
 
@@ -61,6 +66,8 @@ export function buildLaunch(options: LaunchOptions): Launch {
 
   const env: Record<string, string> = {};
   for (const key of PASSED_ENV) if (options.env[key]) env[key] = options.env[key]!;
+  // A login for every session (`claude setup-token`), where the keychain is out of reach (a LaunchAgent); a profile's own wins.
+  if (config.raw.CLAUDE_CODE_OAUTH_TOKEN) env.CLAUDE_CODE_OAUTH_TOKEN = config.raw.CLAUDE_CODE_OAUTH_TOKEN;
   for (const [key, value] of Object.entries(profile)) {
     if (!(key in PROFILE_FLAGS) && !(STRIPPED_ENV as readonly string[]).includes(key)) env[key] = value;
   }

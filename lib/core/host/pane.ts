@@ -72,6 +72,12 @@ const LOGGED_OUT = /Not logged in · (?:Please run|Run) \/login/;
 /** Usage-limit lines as Claude Code prints them (under `⎿` or on their own); `You've used N%` is a warning, not a limit. */
 const LIMIT_LINE = /^[\s⎿▎]*((?:You've hit your (?!fast limit)|You've reached your |You're out of usage credits).*?)\s*$/;
 const CHANNELS_OFF = /^\s*▎\s*(?:Channels are not currently available|(?:--channels|--dangerously-load-development-channels) ignored \()/;
+/**
+ * What a LOGGED_OUT session needs, seen on its screen or by its StopFailure hook. A session a LaunchAgent
+ * started may not reach the macOS login keychain, so logging in again does not help there: a token does.
+ */
+export const LOGGED_OUT_FIX =
+  'run `claude /login` in a terminal as this user; if the watchdog runs as a LaunchAgent (install-service on macOS), its sessions may not reach the login keychain: make a long-lived token with `claude setup-token` and put it as CLAUDE_CODE_OAUTH_TOKEN in config.env or in the profile (profiles.env)';
 const PLUGIN_MISSING = /^\s*▎\s*(plugin:\S+) · plugin not installed/;
 
 /**
@@ -121,7 +127,7 @@ export function classifyPane(text: string, options: ClassifyOptions = {}): PaneR
       condition: {
         state: 'LOGGED_OUT',
         cause: 'Claude Code is not logged in (Not logged in · Run /login)',
-        fix: `run \`claude /login\` in a terminal as this user, or make a long-lived token with \`claude setup-token\` and put it as CLAUDE_CODE_OAUTH_TOKEN in the profile (profiles.env); then ${cmd.restart}`,
+        fix: `${LOGGED_OUT_FIX}; then ${cmd.restart}`,
       },
     };
   }

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOptionalFile } from '../config/config.ts';
-import { limitReset } from '../host/pane.ts';
+import { LOGGED_OUT_FIX, limitReset } from '../host/pane.ts';
 import { writeCondition } from './condition.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 
@@ -48,7 +48,7 @@ export function readTurn(stateDir: string): TurnState | undefined {
 const FAILURES: Record<string, { state: 'LIMITED' | 'LOGGED_OUT'; fix: string }> = {
   rate_limit: { state: 'LIMITED', fix: 'nothing: messages wait, and the session continues by itself after the reset' },
   billing_error: { state: 'LIMITED', fix: 'check the account’s billing or credits; messages wait' },
-  authentication_failed: { state: 'LOGGED_OUT', fix: 'log in again (`claude /login` as this user), or give the profile a long-lived CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token`)' },
+  authentication_failed: { state: 'LOGGED_OUT', fix: LOGGED_OUT_FIX },
 };
 
 /**
