@@ -111,7 +111,7 @@ describe('bad setup gives a one-line error, a non-zero exit and changes nothing'
   const config = (...lines: string[]) => (x: World) => void x.sb.write('discord-sessions/config.env', `${lines.join('\n')}\n`);
   const sideFile = (file: string, text: string) => (x: World) => void x.sb.write(`discord-sessions/${file}`, text);
   const setups: Array<[string, (w: World) => void, RegExp]> = [
-    ['no token file', (x) => rmSync(join(x.sb.root, 'channels/discord/.env')), /No Discord bot token \(DISCORD_BOT_TOKEN\) in \S+\/channels\/discord\/\.env\. Run `discord-session-manager init --token <token>`/],
+    ['no token file', (x) => rmSync(join(x.sb.root, 'channels/discord/.env')), /No Discord bot token \(DISCORD_BOT_TOKEN\) in \S+\/channels\/discord\/\.env\. Run `discord-session-manager init`/],
     ['an empty token', (x) => void x.sb.write('channels/discord/.env', 'DISCORD_BOT_TOKEN=\n', 0o600), /No Discord bot token/],
     ['no DISCORD_GUILD_ID', config(OWNER_LINE, WORKDIR_LINE), /DISCORD_GUILD_ID is not set in \S+config\.env\. Add DISCORD_GUILD_ID="\.\.\."/],
     ['no DISCORD_ALLOWED_USER_ID', config(GUILD_LINE, WORKDIR_LINE), /DISCORD_ALLOWED_USER_ID is not set in \S+config\.env/],

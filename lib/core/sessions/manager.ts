@@ -202,7 +202,7 @@ export class SessionManager {
     const token = text === undefined ? undefined : parseEnvText(text, this.paths.tokenFile)[this.platform.tokenVar]?.trim();
     if (!token) {
       throw new CrsError(`No ${this.platform.label} bot token (${this.platform.tokenVar}) in ${this.paths.tokenFile}.`, {
-        hint: `Run \`${this.platform.cli} init --token <token>\` (or /${this.platform.key}:configure in Claude Code).`,
+        hint: `Run \`${this.platform.cli} init\` (or /${this.platform.key}:configure in Claude Code).`,
       });
     }
     return token;
