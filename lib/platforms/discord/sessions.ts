@@ -179,13 +179,16 @@ export async function createChannel(
 }
 
 /**
- * Kills and deregisters sessions whose channel is gone (404) or whose thread is archived. Any other
- * failure is reported and changes nothing; an auth or network failure stops the sweep.
+ * Kills and deregisters sessions whose channel Discord says is unknown (404 with code 10003) or whose
+ * thread is archived. A 403 is reported for its session, which is kept. Any other failure (auth,
+ * network, a 404 without that code as from a wrong API URL) is reported once, stops the sweep, and
+ * then nothing is removed at all.
  */
 export async function cleanupStale(deps: { manager: SessionManager; api: DiscordApi }): Promise<DiscoveryReport> {
   const { manager, api } = deps;
   const registry = manager.registry();
   const report: DiscoveryReport = { lines: [], found: Object.keys(registry).length, spawned: 0, failed: 0 };
+  const stale: ReportLine[] = [];
   for (const [id, entry] of Object.entries(registry)) {
     let channel: DiscordChannel | null;
     try {
@@ -193,17 +196,17 @@ export async function cleanupStale(deps: { manager: SessionManager; api: Discord
     } catch (error) {
       report.failed++;
       report.lines.push({ kind: 'ERROR', id, name: entry.name, detail: formatError(error) });
-      if (!(error instanceof CrsError && / HTTP 403:/.test(error.message))) break;
-      continue;
+      if (error instanceof CrsError && / HTTP 403:/.test(error.message)) continue;
+      return report;
     }
-    const reason = channel === null ? 'channel deleted (404)' : channel.thread_metadata?.archived ? 'thread archived' : undefined;
-    if (!reason) {
-      report.lines.push({ kind: 'OK', id, name: entry.name });
-      continue;
-    }
-    await manager.kill(id);
+    const reason = channel === null ? 'channel deleted (Unknown Channel)' : channel.thread_metadata?.archived ? 'thread archived' : undefined;
+    if (reason) stale.push({ kind: 'STALE', id, name: entry.name, detail: reason });
+    else report.lines.push({ kind: 'OK', id, name: entry.name });
+  }
+  for (const line of stale) {
+    await manager.kill(line.id);
     report.spawned++;
-    report.lines.push({ kind: 'STALE', id, name: entry.name, detail: reason });
+    report.lines.push(line);
   }
   return report;
 }
