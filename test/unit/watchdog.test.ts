@@ -178,6 +178,19 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     expect(after.out).toContain('Watchdog: STOPPED');
   }, 30_000);
 
+  test('--daemon whose daemon exits at once fails (exit 1) with its last lines instead of saying started', async () => {
+    const world = createWorld();
+    const { sb } = world;
+    sb.write('channels/discord/.env', 'DISCORD_BOT_TOKEN=wrong-token-0123456789abcdef\n', 0o600);
+    const result = await sb.runBin('discord-watchdog', ['--daemon']);
+    expect(result.code).toBe(1);
+    expect(result.out).not.toContain('started');
+    expect(result.err).toMatch(/error: Discord GET \S+ failed with HTTP 401.*\n.*Watchdog exited right after it started/);
+    expect(result.err).toContain('Watchdog exited right after it started (its last lines are above). Fix what it says, then start it again');
+    const status = await sb.runBin('discord-watchdog', ['--status']);
+    expect(status.out).toContain('Watchdog: STOPPED');
+  }, 30_000);
+
   test('a rejected token is fatal at start-up (exit 1), so a service manager notices', async () => {
     const world = createWorld();
     world.sb.write('channels/discord/.env', 'DISCORD_BOT_TOKEN=wrong-token-0123456789abcdef\n', 0o600);
