@@ -184,6 +184,18 @@ describe('discover-threads and discover-all', () => {
     expect(reported(again.out, 'NEW')).toEqual([]);
     expect(reported(again.out, 'EXISTS')).toEqual([general.id, news.id, thread.id]);
   });
+
+  test('a session whose Claude Code exits at once is reported failed with its last line, not NEW', async () => {
+    const broken = fake.addChannel('broken', { position: 9 });
+    const fine = fake.addChannel('fine', { position: 10 });
+    sb.write(`discord-sessions/${broken.id}/fake-claude-exit`, 'Error: Invalid API key · Please run /login\n');
+    const result = await sb.run('discover-all');
+    expect(result.code).toBe(1);
+    expect(reported(result.out, 'NEW')).toEqual([fine.id]);
+    expect(result.out).toMatch(new RegExp(`^  ERROR   broken\\s+\\(${broken.id}\\)  Claude Code exited at once: Error: Invalid API key · Please run /login$`, 'm'));
+    expect(result.out).toContain('Discovered 2 channels, spawned 1 new session(s), 1 failed');
+    expect(result.err).toContain('1 session(s) could not be spawned.');
+  });
 });
 
 describe('spawn-thread', () => {

@@ -11,7 +11,7 @@ import { type DiscordApi, type DiscordChannel, type DiscordMessage, SESSION_CHAN
 
 /** One line of a discovery or cleanup report. */
 export interface ReportLine {
-  kind: 'NEW' | 'EXISTS' | 'STALE' | 'OK' | 'ERROR';
+  kind: 'NEW' | 'EXISTS' | 'IGNORED' | 'STALE' | 'OK' | 'ERROR';
   id: string;
   name: string;
   detail?: string;
@@ -129,6 +129,7 @@ async function discoverEach(
   spawn: (channel: DiscordChannel) => Promise<SpawnResult>,
 ): Promise<DiscoveryReport> {
   const registry = manager.registry();
+  const ignored = manager.ignored();
   const report: DiscoveryReport = { lines: [], found: channels.length, spawned: 0, failed: 0 };
   for (const channel of channels) {
     // A name from Discord is data: one printable line in the report, like the session's label.
@@ -137,8 +138,13 @@ async function discoverEach(
       report.lines.push({ kind: 'EXISTS', id: channel.id, name, detail: channel.parent_id && channel.type > 9 ? `parent=${channel.parent_id}` : undefined });
       continue;
     }
+    if (channel.id in ignored) {
+      report.lines.push({ kind: 'IGNORED', id: channel.id, name, detail: 'killed by the owner: no session until spawn or wake' });
+      continue;
+    }
     try {
       const result = await spawn(channel);
+      if (result.exited) throw new CrsError(`Claude Code exited at once: ${result.exited}`);
       report.spawned++;
       report.lines.push({ kind: 'NEW', id: channel.id, name, detail: `workdir=${result.workdir}` });
     } catch (error) {
