@@ -5,6 +5,7 @@ import { createConsola } from 'consola';
 import type { CliIO } from '../lib/commands/cli.ts';
 import type { CommandContext } from '../lib/commands/_context.ts';
 import { createDiscordSessionManagerCommand } from '../lib/commands/discord-session-manager/index.ts';
+import { createTelegramSessionManagerCommand } from '../lib/commands/telegram-session-manager/index.ts';
 import { createAppContext } from '../lib/app.ts';
 import type { Env } from '../lib/core/config/paths.ts';
 import { DISCORD, type Platform } from '../lib/core/config/platform.ts';
@@ -125,10 +126,11 @@ export class Sandbox {
     return { ctx, out, err };
   }
 
-  /** Runs discord-session-manager in-process with raw args. */
+  /** Runs the platform's session manager (discord- or telegram-session-manager) in-process with raw args. */
   async run(...args: string[]): Promise<RunResult> {
     const { ctx, out, err } = this.context();
-    const code = await runCli(createDiscordSessionManagerCommand(ctx), args, ctx.io);
+    const command = this.platform.key === 'telegram' ? createTelegramSessionManagerCommand(ctx) : createDiscordSessionManagerCommand(ctx);
+    const code = await runCli(command, args, ctx.io);
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
 

@@ -1,7 +1,7 @@
 import type { ArgsDef } from 'citty';
 
 export const idArg = {
-  id: { type: 'positional', description: 'Channel, thread or chat id', required: true },
+  id: { type: 'positional', description: "Channel, thread or chat: its id, dc-<id>/tg-<id>, or its session's name ('#name' or name)", required: true },
 } as const satisfies ArgsDef;
 
 export const jsonArg = {

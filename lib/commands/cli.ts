@@ -37,9 +37,13 @@ function aliasesOf(def: ArgsDef[string]): string[] {
   return 'alias' in def && def.alias ? [def.alias].flat() : [];
 }
 
-/** citty ignores unknown flags and extra words; a typo must not silently change what runs. */
-async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<void> {
-  if (await resolve(cmd.subCommands)) return;
+/**
+ * citty ignores unknown flags and extra words; a typo must not silently change what runs. Returns the
+ * arguments to hand to citty: a word that starts with `-` (a Telegram group's id, `-100123`) would be
+ * taken by citty as a flag, so the words then go after a `--`, in their order.
+ */
+async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<string[]> {
+  if (await resolve(cmd.subCommands)) return rest;
   const defs = (await resolve(cmd.args)) ?? {};
   const known = new Set<string>();
   let positionals = 0;
@@ -55,32 +59,32 @@ async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<void> {
       if (def.type === 'boolean') known.add(`no-${n}`);
     }
   }
-  let words = 0;
+  const words: string[] = [];
+  const options: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     if (arg === '--') {
-      words += rest.length - i - 1;
+      words.push(...rest.slice(i + 1));
       break;
     }
     if (arg.startsWith('-') && arg !== '-' && !/^-[0-9]/.test(arg)) {
+      options.push(arg);
       const name = arg.replace(/^--?/, '').split('=')[0]!;
       if (!known.has(name)) throw new CrsError(`Unknown option ${arg}.`, { exitCode: EXIT_USAGE, hint: 'See --help.' });
       const def = defs[name] ?? Object.values(defs).find((d) => aliasesOf(d).includes(name));
       if (def && def.type !== 'boolean' && !arg.includes('=')) {
         // citty would take a missing value as "" and run with a default instead.
         if (i + 1 >= rest.length) throw new CrsError(`Option ${arg} needs a value.`, { exitCode: EXIT_USAGE, hint: 'See --help.' });
-        i++;
+        options.push(rest[++i]!);
       }
     } else {
-      words++;
+      words.push(arg);
     }
   }
-  if (words > positionals) {
-    throw new CrsError(`Too many arguments: ${rest.filter((a) => !a.startsWith('-')).slice(positionals).join(' ')}.`, {
-      exitCode: EXIT_USAGE,
-      hint: 'See --help.',
-    });
+  if (words.length > positionals) {
+    throw new CrsError(`Too many arguments: ${words.slice(positionals).join(' ')}.`, { exitCode: EXIT_USAGE, hint: 'See --help.' });
   }
+  return words.some((w) => w.startsWith('-')) ? [...options, '--', ...words] : rest;
 }
 
 /** Runs a citty command tree (or prints the version) and returns the exit code: 0 done, 1 failure, 2 usage. Never exits the process. */
@@ -96,8 +100,8 @@ export async function runCli<T extends ArgsDef>(command: CommandDef<T>, rawArgs:
       io.out((await renderUsage(cmd, parent)).replace(ANSI, ''));
       return 0;
     }
-    await checkArgs(cmd, rest);
-    await runCommand(root, { rawArgs });
+    const args = await checkArgs(cmd, rest);
+    await runCommand(root, { rawArgs: [...rawArgs.slice(0, rawArgs.length - rest.length), ...args] });
     return 0;
   } catch (error) {
     if (error instanceof Error && error.name === 'CLIError') {

@@ -94,8 +94,9 @@ export function discoverDuty({ manager, log, now }: DutyDeps, api: () => Discord
   };
 }
 
-/** Cleans up sessions of deleted/archived channels. */
+/** Cleans up sessions of deleted/archived channels; a failed check is logged once while it repeats. */
 export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): Duty {
+  const newFailures = createRepeatFilter();
   return {
     name: 'cleanup',
     everyMs: () => manager.config().cleanupIntervalS * 1000,
@@ -103,8 +104,9 @@ export function cleanupDuty({ manager, log }: DutyDeps, api: () => DiscordApi): 
       const report = await cleanupStale({ manager, api: api() });
       for (const line of report.lines) {
         if (line.kind === 'STALE') log.info(`STALE  ${line.name} (${line.id}): ${line.detail}, session removed`);
-        if (line.kind === 'ERROR') log.error(`stale check of ${line.name} (${line.id}) failed: ${line.detail}`);
       }
+      const failures = report.lines.filter((l) => l.kind === 'ERROR').map((l) => ({ key: l.id, error: l.detail ?? '', name: l.name }));
+      for (const f of newFailures(failures)) log.error(`stale check of ${f.name} (${f.key}) failed: ${f.error}`);
     },
   };
 }

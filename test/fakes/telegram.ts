@@ -529,6 +529,12 @@ export class FakeTelegram {
       this.handlers.set(name.toLowerCase(), { name, handler });
     };
     on('getMe', () => this.botUser);
+    // Only a chat the bot has seen (or `addChat` gave) is known, as on Telegram.
+    on('getChat', (params) => {
+      const entry = this.chats.get(String(params.chat_id));
+      if (!entry) throw new FakeTelegramError(400, 'Bad Request: chat not found');
+      return entry.chat;
+    });
     on('getUpdates', (params, context) => this.getUpdates(params, context.signal));
     on('deleteWebhook', (params) => {
       if (params.drop_pending_updates === true) this.confirmedOffset = Math.max(this.confirmedOffset, this.nextUpdateId);

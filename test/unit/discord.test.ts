@@ -2,6 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionIdFor } from '../../lib/core/host/session-id.ts';
+import { discordApi } from '../../lib/commands/_context.ts';
+import { cleanupDuty } from '../../lib/daemons/duties.ts';
 import { FakeDiscord, type FakeChannel, snowflake } from '../fakes/discord.ts';
 import { type ClaudeRun, OWNER_ID, type RunResult, Sandbox, flagValue, resumedId } from '../helpers.ts';
 
@@ -181,6 +183,18 @@ describe('discover-threads and discover-all', () => {
     expectOk(again);
     expect(reported(again.out, 'NEW')).toEqual([]);
     expect(reported(again.out, 'EXISTS')).toEqual([general.id, news.id, thread.id]);
+  });
+
+  test('a session whose Claude Code exits at once is reported failed with its last line, not NEW', async () => {
+    const broken = fake.addChannel('broken', { position: 9 });
+    const fine = fake.addChannel('fine', { position: 10 });
+    sb.write(`discord-sessions/${broken.id}/fake-claude-exit`, 'Error: Invalid API key · Please run /login\n');
+    const result = await sb.run('discover-all');
+    expect(result.code).toBe(1);
+    expect(reported(result.out, 'NEW')).toEqual([fine.id]);
+    expect(result.out).toMatch(new RegExp(`^  ERROR   broken\\s+\\(${broken.id}\\)  Claude Code exited at once: Error: Invalid API key · Please run /login$`, 'm'));
+    expect(result.out).toContain('Discovered 2 channels, spawned 1 new session(s), 1 failed');
+    expect(result.err).toContain('1 session(s) could not be spawned.');
   });
 });
 
@@ -404,6 +418,34 @@ describe('cleanup-stale', () => {
     expect(await tmuxNames(sb)).toEqual(sessions);
   });
 
+  test.each<[string, () => void]>([
+    ['HTTP 404 without a Discord error code', () => fake.fail(/GET \/channels\//, 404)],
+    ['a wrong DISCORD_API_URL (every path a 404)', () => void (sb.env.DISCORD_API_URL = `${fake.url}/wrong`)],
+  ])('%s is no deleted channel: reported once, exit 1, and nothing is removed', async (_label, breakIt) => {
+    fake.channels.delete(gone.id);
+    const registry = sb.read('discord-sessions/sessions.json');
+    const sessions = await tmuxNames(sb);
+    breakIt();
+    const result = await sb.run('cleanup-stale');
+    expect(result.code).toBe(1);
+    expect(result.out.match(/^  ERROR /gm)).toHaveLength(1);
+    expect(result.out).toMatch(/HTTP 404: .*Check the id .*and DISCORD_API_URL\./);
+    expect(reported(result.out, 'STALE')).toEqual([]);
+    expect(sb.read('discord-sessions/sessions.json')).toBe(registry);
+    expect(await tmuxNames(sb)).toEqual(sessions);
+
+    // The watchdog's cleanup logs it once while it repeats, and removes nothing either.
+    const { ctx } = sb.context();
+    const errors: string[] = [];
+    const log = Object.assign(Object.create(ctx.io.log), { error: (text: string) => errors.push(text), info: (text: string) => errors.push(text) });
+    const duty = cleanupDuty({ manager: ctx.manager, log, now: () => Date.now() }, () => discordApi(ctx));
+    await duty.run();
+    await duty.run();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^stale check of .* failed: Discord GET .* HTTP 404/);
+    expect(sb.read('discord-sessions/sessions.json')).toBe(registry);
+  });
+
   test('kills and deregisters a deleted channel and an archived thread; a live channel is OK', async () => {
     fake.channels.delete(gone.id);
     fake.channels.get(thread.id)!.thread_metadata = { archived: true };
@@ -411,7 +453,7 @@ describe('cleanup-stale', () => {
     expectOk(result);
     expect(reported(result.out, 'STALE').sort()).toEqual([gone.id, thread.id].sort());
     expect(reported(result.out, 'OK')).toEqual([live.id]);
-    expect(result.out).toMatch(new RegExp(`STALE.*\\(${gone.id}\\)  channel deleted \\(404\\)`));
+    expect(result.out).toMatch(new RegExp(`STALE.*\\(${gone.id}\\)  channel deleted \\(Unknown Channel\\)`));
     expect(result.out).toMatch(new RegExp(`STALE.*\\(${thread.id}\\)  thread archived`));
     expect(result.out).toContain('cleaned 2 stale');
     expect(Object.keys(sb.registry())).toEqual([live.id]);

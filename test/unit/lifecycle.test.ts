@@ -353,8 +353,12 @@ describe('a session that dies', () => {
   test('its last output is kept in last-exit when it is respawned', async () => {
     const id = '330000000000000001';
     sb.write(`discord-sessions/${id}/fake-claude-exit`, 'Not logged in · Please run /login\n');
-    expect((await sb.run('spawn', id)).code).toBe(0);
-    await waitFor(async () => (await sb.tmux.listSessions()).get(`dc-${id}`)?.dead === true, 5000, 'the session to die');
+    // The spawn sees it die before its prompt: it fails with the session's last line.
+    const spawned = await sb.run('spawn', id);
+    expect(spawned.code).toBe(1);
+    expect(spawned.out).toContain(`SPAWNED  dc-${id}`);
+    expect(spawned.err).toContain(`Session dc-${id} exited at once: Not logged in · Please run /login`);
+    expect((await sb.tmux.listSessions()).get(`dc-${id}`)?.dead).toBe(true);
     expect((await statuses(sb))[id]).toBe('DOWN');
     await sb.run('respawn-dead');
     const lastExit = sb.read(`discord-sessions/${id}/last-exit`);

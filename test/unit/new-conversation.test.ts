@@ -35,10 +35,12 @@ function note(id: string): { at: string; reason: string; sessionId: string; told
   return JSON.parse(sb.read(`discord-sessions/${id}/.new-conversation`));
 }
 
-/** Spawns a session whose Claude Code prints `exit` and dies at once; resolves when its pane is dead. */
+/** Spawns a session whose Claude Code prints `exit` and dies at once (spawn says so); resolves when its pane is dead. */
 async function spawnDying(id: string, exit: string): Promise<void> {
   sb.write(`discord-sessions/${id}/fake-claude-exit`, `${exit}\n`);
-  expect((await sb.run('spawn', id)).code).toBe(0);
+  const result = await sb.run('spawn', id);
+  expect(result.code).toBe(1);
+  expect(result.err).toContain(`Session dc-${id} exited at once: ${exit}`);
   await waitFor(async () => (await sb.tmux.listSessions()).get(`dc-${id}`)?.dead === true, 5000, `dc-${id} to die`);
 }
 

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionIdFor } from '../../lib/core/host/session-id.ts';
+import { TELEGRAM } from '../../lib/core/config/platform.ts';
+import { FakeDiscord } from '../fakes/discord.ts';
+import { FakeTelegram } from '../fakes/telegram.ts';
 import { OWNER_ID, Sandbox, flagValue, resumedId } from '../helpers.ts';
 
 let sb: Sandbox;
@@ -80,7 +83,7 @@ describe('spawn', () => {
 
   test('kill stops the session and deregisters it; the state dir stays for a later resume', async () => {
     const result = await sb.run('kill', '123456789012345678');
-    expect(result.out).toBe('KILLED  dc-123456789012345678');
+    expect(result.out.split('\n')[0]).toBe('KILLED  dc-123456789012345678');
     expect(sb.registry()).toEqual({});
     expect(await sb.tmux.hasSession('dc-123456789012345678')).toBe(false);
     expect(existsSync(join(sb.sessionsDir, '123456789012345678/.session-id'))).toBe(true);
@@ -113,4 +116,88 @@ describe('spawn in plugin mode', () => {
     });
     expect(statSync(join(stateDir, 'access.json')).mode & 0o777).toBe(0o600);
   });
+});
+
+describe('spawn --fresh of a running session', () => {
+  let sb: Sandbox;
+  const ID = '323456789012345678';
+  beforeAll(() => {
+    sb = new Sandbox();
+  });
+  afterAll(async () => {
+    await sb.cleanup();
+  });
+
+  test('restarts it in a new conversation, in the workdir it had, as /fresh does', async () => {
+    mkdirSync(join(sb.home, 'elsewhere'));
+    expect((await sb.run('spawn', ID, '--name', 'general', '--workdir', join(sb.home, 'elsewhere'))).code).toBe(0);
+    await sb.waitForPane(`dc-${ID}`, /session .* \(new\)/);
+    const result = await sb.run('spawn', ID, '--fresh');
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^FRESH  new session-id=[0-9a-f-]{36}$/m);
+    expect(result.out).toContain(`SPAWNED  dc-${ID}  name=general  workdir=${join(sb.home, 'elsewhere')}`);
+    const fresh = /session-id=([0-9a-f-]{36})/.exec(result.out)![1]!;
+    expect(fresh).not.toBe(sessionIdFor(ID));
+    const runs = await sb.waitForRuns(2);
+    expect(flagValue(runs[1]!.argv, '--session-id')).toBe(fresh);
+    expect(runs[1]!.cwd).toBe(join(sb.home, 'elsewhere'));
+    await sb.waitForPane(`dc-${ID}`, new RegExp(`session ${fresh} \\(new\\)`));
+  }, 15_000);
+});
+
+describe('spawn <id> applies workdir-map.json and channel-profiles.json by the channel name', () => {
+  test('Discord: the name comes from the channel, as discovery has it', async () => {
+    const fake = new FakeDiscord().start();
+    const sb = new Sandbox({ env: { DISCORD_API_URL: fake.url }, token: fake.token });
+    try {
+      const mapped = fake.addChannel('mapped');
+      mkdirSync(join(sb.home, 'proj'));
+      sb.write('discord-sessions/workdir-map.json', JSON.stringify({ mapped: '$HOME/proj' }));
+      sb.write('discord-sessions/profiles.env', '[work]\nCLAUDE_MODEL=opus\n');
+      sb.write('discord-sessions/channel-profiles.json', JSON.stringify({ mapped: 'work' }));
+      const result = await sb.run('spawn', mapped.id);
+      expect(result.code).toBe(0);
+      expect(result.out).toContain(`SPAWNED  dc-${mapped.id}  name=mapped  workdir=${join(sb.home, 'proj')}  profile=work`);
+      const [run] = await sb.waitForRuns(1);
+      expect(run!.cwd).toBe(join(sb.home, 'proj'));
+      expect(flagValue(run!.argv, '--model')).toBe('opus');
+
+      // A channel Discord does not know is refused before anything starts.
+      const unknown = await sb.run('spawn', '423456789012345678');
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toContain('Could not read the name of Discord 423456789012345678, which');
+      expect(unknown.err).toContain('Discord has no channel 423456789012345678 (Unknown Channel).');
+      expect(unknown.err).toContain('Give the name with --name');
+      expect(await sb.tmux.hasSession('dc-423456789012345678')).toBe(false);
+
+      // --name skips the look-up.
+      const requests = fake.requests.length;
+      expect((await sb.run('spawn', '523456789012345678', '--name', 'mapped')).out).toContain(`workdir=${join(sb.home, 'proj')}`);
+      expect(fake.requests.length).toBe(requests);
+    } finally {
+      await sb.cleanup();
+      await fake.stop();
+    }
+  }, 15_000);
+
+  test('Telegram: the name is the chat title', async () => {
+    const fake = new FakeTelegram().start();
+    const sb = new Sandbox({
+      platform: TELEGRAM,
+      token: fake.token,
+      env: { TELEGRAM_API_URL: fake.url },
+      config: `TELEGRAM_ALLOWED_USER_ID="${OWNER_ID}"\nTELEGRAM_SESSION_WORKDIR="$HOME/work"`,
+    });
+    try {
+      fake.addChat({ id: -1001234567890, type: 'supergroup', title: 'Team' });
+      mkdirSync(join(sb.home, 'team'));
+      sb.write('telegram-sessions/workdir-map.json', JSON.stringify({ Team: '$HOME/team' }));
+      const result = await sb.run('spawn', '-1001234567890');
+      expect(result.code).toBe(0);
+      expect(result.out).toContain(`SPAWNED  tg--1001234567890  name=Team  workdir=${join(sb.home, 'team')}`);
+    } finally {
+      await sb.cleanup();
+      await fake.stop();
+    }
+  }, 15_000);
 });

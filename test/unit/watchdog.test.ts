@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { FakeDiscord } from '../fakes/discord.ts';
@@ -139,7 +139,8 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     expect(sb.claudeRuns().length).toBe(runs);
     expect(world.log.join('\n')).toMatch(/CRASHLOOP  dc-\d+  next try/);
 
-    // An explicit spawn clears the streak.
+    // Once the cause is fixed, an explicit spawn clears the streak.
+    rmSync(join(sb.sessionsDir, channel.id, 'fake-claude-exit'));
     const result = await sb.run('spawn', channel.id);
     expect(result.code).toBe(0);
     expect(JSON.parse(readFileSync(join(sb.sessionsDir, channel.id, '.crash.json'), 'utf8')).quickDeaths).toBe(0);
@@ -176,6 +177,19 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     expect(stopped.out).toContain('Watchdog stopped');
     const after = await sb.runBin('discord-watchdog', ['--status']);
     expect(after.out).toContain('Watchdog: STOPPED');
+  }, 30_000);
+
+  test('--daemon whose daemon exits at once fails (exit 1) with its last lines instead of saying started', async () => {
+    const world = createWorld();
+    const { sb } = world;
+    sb.write('channels/discord/.env', 'DISCORD_BOT_TOKEN=wrong-token-0123456789abcdef\n', 0o600);
+    const result = await sb.runBin('discord-watchdog', ['--daemon']);
+    expect(result.code).toBe(1);
+    expect(result.out).not.toContain('started');
+    expect(result.err).toMatch(/error: Discord GET \S+ failed with HTTP 401.*\n.*Watchdog exited right after it started/);
+    expect(result.err).toContain('Watchdog exited right after it started (its last lines are above). Fix what it says, then start it again');
+    const status = await sb.runBin('discord-watchdog', ['--status']);
+    expect(status.out).toContain('Watchdog: STOPPED');
   }, 30_000);
 
   test('a rejected token is fatal at start-up (exit 1), so a service manager notices', async () => {

@@ -2,6 +2,7 @@ import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { discordApi } from '../_context.ts';
 import { discordApiUrl } from '../../platforms/discord/api.ts';
+import { CrsError } from '../../core/util/errors.ts';
 import { sessionVerbs } from '../sessions/index.ts';
 
 /** discord-session-manager: every verb, each loaded only when it runs. */
@@ -9,7 +10,11 @@ export function createDiscordSessionManagerCommand(ctx: CommandContext) {
   return defineCommand({
     meta: { name: 'discord-session-manager', description: 'Per-channel Claude Code sessions for Discord, each in its own tmux session' },
     subCommands: {
-      ...sessionVerbs(ctx),
+      ...sessionVerbs(ctx, async (id) => {
+        const channel = await discordApi(ctx).getChannel(id);
+        if (!channel) throw new CrsError(`Discord has no channel ${id} (Unknown Channel).`);
+        return channel.name ?? id;
+      }),
       'spawn-thread': () => import('./spawn-thread.ts').then((m) => m.default(ctx)),
       discover: () => import('./discover.ts').then((m) => m.default(ctx, 'channels')),
       'discover-threads': () => import('./discover.ts').then((m) => m.default(ctx, 'threads')),

@@ -9,8 +9,8 @@ export default (ctx: CommandContext) =>
   defineCommand({
     meta: { name: 'spawn-thread', description: "Start a thread's session with its parent channel's last messages as context" },
     args: {
-      thread_id: { type: 'positional', description: 'Thread id', required: true },
-      parent_id: { type: 'positional', description: 'Parent channel id', required: true },
+      thread_id: { type: 'positional', description: "Thread id (or its session's name)", required: true },
+      parent_id: { type: 'positional', description: "Parent channel id (or its session's name)", required: true },
       limit: { type: 'string', description: 'Parent messages to include (default 20)' },
       ...nameArg,
       ...workdirArg,
@@ -20,7 +20,7 @@ export default (ctx: CommandContext) =>
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0 || limit > 100)) {
         throw usageError(`Invalid --limit "${args.limit}": expected a whole number from 0 to 100.`);
       }
-      const result = await spawnThread(args.thread_id, args.parent_id, { limit, name: args.name, workdir: args.workdir }, {
+      const result = await spawnThread(ctx.manager.resolveRef(args.thread_id, 'thread id'), ctx.manager.resolveRef(args.parent_id, 'parent channel id'), { limit, name: args.name, workdir: args.workdir }, {
         manager: ctx.manager,
         api: discordApi(ctx),
       });

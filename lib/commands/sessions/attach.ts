@@ -9,9 +9,10 @@ export default (ctx: CommandContext) =>
     meta: { name: 'attach', description: 'Attach this terminal to a session (detach with Ctrl-b d)' },
     args: { ...idArg },
     async run({ args }) {
-      const name = ctx.manager.tmuxName(args.id);
+      const id = ctx.manager.resolveRef(args.id);
+      const name = ctx.manager.tmuxName(id);
       if (!(await ctx.tmux.hasSession(name))) {
-        throw new CrsError(`Session ${name} is not running.`, { hint: `Start it with \`${ctx.platform.cli} wake ${args.id}\`.` });
+        throw new CrsError(`Session ${name} is not running.`, { hint: `Start it with \`${ctx.platform.cli} wake ${id}\`.` });
       }
       const code = await ctx.runInteractive(attachArgv(ctx.tmuxOptions, name, Boolean(ctx.env.TMUX) && !ctx.tmuxOptions.socket));
       if (code !== 0) throw new CrsError(`tmux attach to ${name} exited with ${code}.`);

@@ -1,10 +1,11 @@
 import type { CommandContext } from '../_context.ts';
+import type { LookupName } from './spawn.ts';
 
-/** The session verbs both managers share, each loaded only when it runs. */
-export function sessionVerbs(ctx: CommandContext) {
+/** The session verbs both managers share, each loaded only when it runs; `lookupName` asks the platform for a channel's name. */
+export function sessionVerbs(ctx: CommandContext, lookupName?: LookupName) {
   return {
     init: () => import('./init.ts').then((m) => m.default(ctx)),
-    spawn: () => import('./spawn.ts').then((m) => m.default(ctx)),
+    spawn: () => import('./spawn.ts').then((m) => m.default(ctx, lookupName)),
     'suspend-idle': () => import('./suspend-idle.ts').then((m) => m.default(ctx)),
     wake: () => import('./wake.ts').then((m) => m.default(ctx)),
     'wake-all': () => import('./wake-all.ts').then((m) => m.default(ctx)),

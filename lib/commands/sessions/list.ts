@@ -5,7 +5,7 @@ import { formatRow } from '../../core/sessions/format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({
-    meta: { name: 'list', description: 'Sessions with their status (UP, WAITING, DEAF, LIMITED, LOGGED_OUT, DOWN, SUSPENDED, CRASHLOOP), cause and fix' },
+    meta: { name: 'list', description: 'Sessions with their status (UP, WAITING, DEAF, LIMITED, LOGGED_OUT, DOWN, SUSPENDED, CRASHLOOP), cause and fix; IGNORED: channels killed' },
     args: { ...jsonArg },
     async run({ args }) {
       const rows = await ctx.manager.list();
@@ -14,5 +14,9 @@ export default (ctx: CommandContext) =>
       if (rows.length === 0) ctx.io.out('  (none)');
       const now = ctx.clock.now();
       for (const row of rows) ctx.io.out(formatRow(row, now));
+      // Channels killed by the owner: no session, and discovery starts none.
+      for (const [id, name] of Object.entries(ctx.manager.ignored())) {
+        ctx.io.out(`  [IGNORED]  ${ctx.manager.tmuxName(id).padEnd(24)}  ${name || id}  (killed: discovery starts none; spawn or wake does)`);
+      }
     },
   });

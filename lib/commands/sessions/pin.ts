@@ -8,7 +8,8 @@ export default (ctx: CommandContext, pinned: boolean) =>
     meta: { name: pinned ? 'pin' : 'unpin', description: pinned ? 'Never suspend this session when idle' : 'Let idle suspension apply again' },
     args: { ...idArg },
     async run({ args }) {
-      await ctx.manager.setPinned(args.id, pinned);
-      ctx.io.out(`${pinned ? 'PINNED' : 'UNPINNED'}  ${ctx.manager.tmuxName(args.id)}`);
+      const id = ctx.manager.resolveRef(args.id);
+      await ctx.manager.setPinned(id, pinned);
+      ctx.io.out(`${pinned ? 'PINNED' : 'UNPINNED'}  ${ctx.manager.tmuxName(id)}`);
     },
   });

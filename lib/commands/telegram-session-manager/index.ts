@@ -7,7 +7,11 @@ export function createTelegramSessionManagerCommand(ctx: CommandContext) {
   return defineCommand({
     meta: { name: 'telegram-session-manager', description: 'Per-chat Claude Code sessions for Telegram, with one router polling the bot' },
     subCommands: {
-      ...sessionVerbs(ctx),
+      ...sessionVerbs(ctx, async (id) => {
+        const { BotApi } = await import('../../platforms/telegram/bot-api.ts');
+        const chat = await new BotApi({ token: ctx.manager.botToken(), apiRoot: telegramApiUrl(ctx) }).call<{ title?: string; username?: string; first_name?: string }>('getChat', { chat_id: id });
+        return chat.title ?? chat.username ?? chat.first_name ?? id;
+      }),
       doctor: () =>
         import('../sessions/doctor.ts').then((m) =>
           m.default(ctx, (c) => [

@@ -15,6 +15,8 @@ export interface Paths {
   workdirMap: string;
   profilesFile: string;
   channelProfiles: string;
+  /** Channels the owner killed: discovery starts no session for them (`ignored.json`). */
+  ignoredFile: string;
   channelDir: string;
   tokenFile: string;
   projectsDir: string;
@@ -43,6 +45,7 @@ export function resolvePaths(platform: Platform, env: Env): Paths {
     workdirMap: join(sessionsDir, 'workdir-map.json'),
     profilesFile: join(sessionsDir, 'profiles.env'),
     channelProfiles: join(sessionsDir, 'channel-profiles.json'),
+    ignoredFile: join(sessionsDir, 'ignored.json'),
     channelDir,
     tokenFile: join(channelDir, '.env'),
     projectsDir: join(root, 'projects'),

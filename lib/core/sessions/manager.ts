@@ -17,7 +17,7 @@ import {
   resolveProfile,
 } from '../config/config.ts';
 import { parseEnvText } from '../config/env-file.ts';
-import { CrsError, formatError } from '../util/errors.ts';
+import { CrsError, formatError, usageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
 import { buildLaunch, formatLabel } from '../host/launch.ts';
 import { isProcessAlive, withLock } from '../store/lock.ts';
@@ -26,6 +26,7 @@ import type { Platform } from '../config/platform.ts';
 import { rootRefusal } from '../host/preflight.ts';
 import { type Registry, type RegistryEntry, type SessionType, formatCreated, loadRegistry, sortedEntries, updateRegistry } from '../store/registry.ts';
 import { freshSessionId, sessionIdFor } from '../host/session-id.ts';
+import { loadIgnored, saveIgnored } from '../store/ignored.ts';
 import { expectedTranscript, findTranscript, isResumable, resumeArgs, setTranscriptAside } from '../host/transcript.ts';
 import { STATE_FILES, clearAlwaysAllowed, ensureStateDir, hasState, linkSecret, readState, removeState, touchState, writeAccess, writeState } from '../store/state.ts';
 import type { Tmux, TmuxSessionInfo } from '../host/tmux.ts';
@@ -97,6 +98,8 @@ export interface SpawnResult {
   sessionId: string;
   mode: '--session-id' | '--resume';
   fresh: boolean;
+  /** Set when Claude Code was gone again right after the start (before its prompt): its last line. */
+  exited?: string;
 }
 
 export interface SessionRow {
@@ -188,6 +191,36 @@ export class SessionManager {
     return loadRegistry(this.paths, this.platform);
   }
 
+  /** The channels the owner killed, id → name: discovery starts no session for them. */
+  ignored(): Record<string, string> {
+    return loadIgnored(this.paths, this.platform);
+  }
+
+  /**
+   * The id a user means by `ref`: an id, a tmux name (`dc-<id>`), or the name of a session or an
+   * ignored channel, with or without `#` (exact, else ignoring case). Unknown or ambiguous: a usage error.
+   */
+  resolveRef(ref: string, what = 'id'): string {
+    const { platform } = this;
+    if (platform.idPattern.test(ref)) return ref;
+    const tmuxId = ref.startsWith(`${platform.prefix}-`) ? ref.slice(platform.prefix.length + 1) : '';
+    if (platform.idPattern.test(tmuxId)) return tmuxId;
+    const name = ref.replace(/^#/, '');
+    const known = new Map(Object.entries(this.ignored()));
+    for (const [id, entry] of sortedEntries(this.registry())) known.set(id, entry.name);
+    const exact = [...known].filter(([, n]) => n && n === name);
+    const matches = exact.length ? exact : [...known].filter(([, n]) => n && n.toLowerCase() === name.toLowerCase());
+    if (matches.length === 1) return matches[0]![0];
+    const shown = JSON.stringify(ref.slice(0, 40));
+    if (matches.length > 1) {
+      throw usageError(`${shown} is the name of ${matches.length} sessions: ${matches.map(([id, n]) => `${n} (${id})`).join(', ')}.`, 'Give the id instead.');
+    }
+    throw usageError(
+      `Invalid ${platform.label} ${what} ${shown}: expected ${platform.idDescription}, ${platform.prefix}-<id> or the name of a session.`,
+      `Run \`${platform.cli} list\` for names and ids. ${platform.idHint}`,
+    );
+  }
+
   stateDir(id: string): string {
     return stateDirOf(this.platform, this.paths, id);
   }
@@ -272,11 +305,14 @@ export class SessionManager {
     const config = this.requireReady();
     const live = (await this.liveSessions()).get(this.tmuxName(id));
     const entry = this.registry()[id];
-    if (live && !live.dead) {
+    if (live && !live.dead && entry && options.fresh) return this.restart(id, { fresh: true, workdir: options.workdir });
+    if (live && !live.dead && !options.fresh) {
+      await withLock(this.paths.lockFile, () => this.dropIgnored(id));
       return this.aliveResult(id, entry);
     }
     const type = options.type ?? entry?.type ?? (this.platform.key === 'telegram' ? 'chat' : 'channel');
-    const name = formatLabel(options.name ?? entry?.name ?? '') || defaultName(this.platform, type, id);
+    // A killed channel keeps its name in ignored.json.
+    const name = formatLabel(options.name ?? entry?.name ?? this.ignored()[id] ?? '') || defaultName(this.platform, type, id);
     const profileName = options.profile ?? this.resolveProfileName(name);
     const dir = this.stateDir(id);
     const plan: StartPlan = {
@@ -292,12 +328,11 @@ export class SessionManager {
       systemPrompt: options.systemPrompt,
     };
     this.assertMayStart(config, plan.profile);
-    removeState(dir, 'suspended');
     return this.start(plan, config, live, true);
   }
 
   /** Starts a registered session again with what it had: workdir, profile, conversation, prompt. */
-  async respawn(id: string, live?: TmuxSessionInfo, resetCrashes = false, overrides: RestartOptions = {}): Promise<SpawnResult> {
+  async respawn(id: string, live?: TmuxSessionInfo, explicit = false, overrides: RestartOptions = {}): Promise<SpawnResult> {
     const config = this.requireReady();
     const entry = this.registry()[id];
     if (!entry) {
@@ -319,7 +354,7 @@ export class SessionManager {
       fresh: Boolean(overrides.fresh),
     };
     this.assertMayStart(config, plan.profile);
-    return this.start(plan, config, live, resetCrashes);
+    return this.start(plan, config, live, explicit);
   }
 
   /**
@@ -358,11 +393,12 @@ export class SessionManager {
   }
 
   /**
-   * `resetCrashes`: an explicit spawn or wake clears a crash-loop streak; a watchdog respawn does not.
+   * `explicit`: a spawn, wake or restart clears a crash-loop streak, the suspended mark and the ignored
+   * mark, once the session started (a start that fails leaves them); a watchdog respawn does none of it.
    * Starts of one session are serialised (the router may wake a chat while its owner restarts it):
    * a start that finds the session started meanwhile by another reports it ALIVE and changes nothing.
    */
-  private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined, resetCrashes = false): Promise<SpawnResult> {
+  private async start(plan: StartPlan, config: Config, live: TmuxSessionInfo | undefined, explicit = false): Promise<SpawnResult> {
     const claude = this.resolveClaude();
     const dir = this.stateDir(plan.id);
     const tmuxName = this.tmuxName(plan.id);
@@ -415,11 +451,15 @@ export class SessionManager {
           hint: 'Check that tmux works (`tmux new-session -d true`).',
         });
       }
-      saveCrashState(dir, recordStart(resetCrashes ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
+      if (explicit) removeState(dir, 'suspended');
+      saveCrashState(dir, recordStart(explicit ? NO_CRASHES : loadCrashState(dir), this.deps.clock.now()));
       return resume;
     });
     if (!resume) return this.aliveResult(plan.id, this.registry()[plan.id]);
     await this.deps.afterStart?.(tmuxName);
+    // afterStart waits for the prompt or a dialog, and stops waiting when the pane dies.
+    const after = (await this.liveSessions()).get(tmuxName);
+    const exited = after && !after.dead ? undefined : ((await this.paneLastLines(tmuxName)).pop()?.trim() ?? 'its tmux session is gone');
     await updateRegistry(this.paths, this.platform, (registry) => {
       const previous = registry[plan.id];
       registry[plan.id] = {
@@ -430,6 +470,7 @@ export class SessionManager {
         parent: plan.parent,
         created: previous?.created || formatCreated(new Date(this.deps.clock.now())),
       };
+      if (explicit) this.dropIgnored(plan.id);
     });
     return {
       id: plan.id,
@@ -441,6 +482,7 @@ export class SessionManager {
       sessionId: plan.sessionId,
       mode: resume[0],
       fresh: plan.fresh,
+      ...(exited ? { exited } : {}),
     };
   }
 
@@ -495,15 +537,20 @@ export class SessionManager {
   async recordExit(id: string, live: TmuxSessionInfo): Promise<void> {
     const name = this.tmuxName(id);
     if (live.dead) {
-      const text = await this.deps.tmux.capturePane(name, LAST_EXIT_SCROLLBACK).catch(() => '');
-      const lines = text
-        .split('\n')
-        .filter((line) => line.trim() && !/^Pane is dead/.test(line))
-        .slice(-LAST_EXIT_LINES);
+      const lines = await this.paneLastLines(name);
       const status = live.deadStatus === null ? '' : ` exit status ${live.deadStatus}`;
       writeFileAtomic(join(this.stateDir(id), 'last-exit'), `${new Date(this.deps.clock.now()).toISOString()}${status}\n${lines.join('\n')}\n`);
     }
     await this.stopPane(id, live);
+  }
+
+  /** The last lines a (dead) pane printed, without tmux's "Pane is dead" line; [] when it cannot be read. */
+  private async paneLastLines(name: string): Promise<string[]> {
+    const text = await this.deps.tmux.capturePane(name, LAST_EXIT_SCROLLBACK).catch(() => '');
+    return text
+      .split('\n')
+      .filter((line) => line.trim() && !/^Pane is dead/.test(line))
+      .slice(-LAST_EXIT_LINES);
   }
 
   /**
@@ -524,16 +571,33 @@ export class SessionManager {
     return killed;
   }
 
-  /** Kills the tmux session and removes the registry entry (the state dir stays, so a later spawn resumes). */
-  async kill(id: string): Promise<{ killed: boolean; registered: boolean }> {
+  /**
+   * Kills the tmux session and removes the registry entry (the state dir stays, so a later spawn resumes);
+   * `ignore` also lists the channel in ignored.json, so discovery leaves it without a session. Both files
+   * are read (and so checked) under the lock before the session is touched: a kill that could not be
+   * recorded kills nothing.
+   */
+  async kill(id: string, options: { ignore?: boolean } = {}): Promise<{ killed: boolean; registered: boolean }> {
     assertId(this.platform, id);
-    const killed = await this.stopPane(id);
-    const registered = await updateRegistry(this.paths, this.platform, (registry) => {
-      const had = id in registry;
+    return updateRegistry(this.paths, this.platform, async (registry) => {
+      const ignored = options.ignore ? this.ignored() : undefined;
+      const killed = await this.stopPane(id);
+      const registered = id in registry;
+      if (ignored) {
+        ignored[id] = registry[id]?.name ?? ignored[id] ?? '';
+        saveIgnored(this.paths, ignored);
+      }
       delete registry[id];
-      return had;
+      return { killed, registered };
     });
-    return { killed, registered };
+  }
+
+  /** Takes a channel off ignored.json; the caller holds the sessions-dir lock. */
+  private dropIgnored(id: string): void {
+    const ignored = this.ignored();
+    if (!(id in ignored)) return;
+    delete ignored[id];
+    saveIgnored(this.paths, ignored);
   }
 
   /** Kills every session of this platform (`<prefix>-<id>`; the daemons are left) and empties the registry. */
@@ -726,7 +790,6 @@ export class SessionManager {
     if (options.profile) this.profileSettings(options.profile);
     this.assertMayStart(config, this.startProfile(id, entry.name, options.profile));
     const live = (await this.liveSessions()).get(this.tmuxName(id));
-    removeState(this.stateDir(id), 'suspended');
     return this.respawn(id, live, true, options);
   }
 
@@ -762,19 +825,22 @@ export class SessionManager {
     return this.stopPane(id);
   }
 
-  /** Clears the suspended mark and starts the session again (same conversation). */
+  /**
+   * Starts the session again (same conversation) and clears its suspended mark; a session that cannot
+   * start stays suspended. A channel killed with `kill` is spawned again and taken off ignored.json.
+   */
   async wake(id: string): Promise<SpawnResult> {
     assertId(this.platform, id);
     const entry = this.registry()[id];
+    if (!entry && id in this.ignored()) return this.spawn(id);
     if (!entry) {
       throw new CrsError(`No session for ${this.platform.label} id "${id}".`, { hint: `Run \`${this.platform.cli} list\`.` });
     }
     const info = (await this.liveSessions()).get(this.tmuxName(id));
-    const up = Boolean(info && !info.dead);
-    // A session that cannot start stays suspended.
-    if (!up) this.assertMayStart(this.config(), this.startProfile(id, entry.name));
-    removeState(this.stateDir(id), 'suspended');
-    if (up) return this.aliveResult(id, entry);
+    if (info && !info.dead) {
+      removeState(this.stateDir(id), 'suspended');
+      return this.aliveResult(id, entry);
+    }
     return this.respawn(id, info, true);
   }
 

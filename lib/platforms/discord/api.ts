@@ -50,6 +50,12 @@ export interface DiscordOutgoingMessage {
   files?: DiscordUpload[];
 }
 
+/**
+ * Discord's JSON error code for a channel (or thread) that does not exist. Only this code means
+ * "deleted": a 404 without it (a wrong API URL, a proxy) says nothing about the channel.
+ */
+export const UNKNOWN_CHANNEL = 10003;
+
 /** Text (0) and announcement (5) channels are sessions; categories, voice and forums are not. */
 export const SESSION_CHANNEL_TYPES = [0, 5];
 /** Announcement, public and private thread types. */
@@ -109,13 +115,13 @@ export class DiscordApi {
     return data.threads ?? [];
   }
 
-  /** A channel, or null when Discord says it no longer exists (404). */
+  /** A channel, or null when Discord says it does not exist (404 with Unknown Channel, 10003). */
   async getChannel(channelId: string): Promise<DiscordChannel | null> {
     try {
       return await this.call('GET', `/channels/${channelId}`, undefined, true);
     } catch (error) {
       const { errors } = await this.rest();
-      if (error instanceof errors.DiscordAPIError && error.status === 404) return null;
+      if (error instanceof errors.DiscordAPIError && error.status === 404 && error.code === UNKNOWN_CHANNEL) return null;
       throw this.wrap(error, 'GET', `/channels/${channelId}`, errors);
     }
   }
@@ -198,10 +204,12 @@ export class DiscordApi {
     const url = `${this.baseUrl}/v10${path}`;
     if (error instanceof errors.DiscordAPIError || error instanceof errors.HTTPError) {
       const status = error.status;
+      // Discord names what it did not find with a code; a 404 without one may come from a wrong base URL.
+      const coded = error instanceof errors.DiscordAPIError && typeof error.code === 'number' && error.code > 0;
       const hints: Record<number, string> = {
         401: 'The bot token was rejected: check DISCORD_BOT_TOKEN in ~/.claude/channels/discord/.env.',
         403: 'The bot lacks a permission here (View Channels, Read Message History, Manage Channels): fix its role.',
-        404: 'Check the id (DISCORD_GUILD_ID in config.env, or the channel id).',
+        404: coded ? 'Check the id (DISCORD_GUILD_ID in config.env, or the channel id).' : 'Check the id (DISCORD_GUILD_ID in config.env, or the channel id), and DISCORD_API_URL.',
         429: 'Discord is rate limiting the bot: try again in a minute.',
       };
       return new CrsError(`Discord ${method} ${url} failed with HTTP ${status}: ${error.message}.`, {

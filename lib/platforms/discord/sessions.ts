@@ -11,7 +11,7 @@ import { type DiscordApi, type DiscordChannel, type DiscordMessage, SESSION_CHAN
 
 /** One line of a discovery or cleanup report. */
 export interface ReportLine {
-  kind: 'NEW' | 'EXISTS' | 'STALE' | 'OK' | 'ERROR';
+  kind: 'NEW' | 'EXISTS' | 'IGNORED' | 'STALE' | 'OK' | 'ERROR';
   id: string;
   name: string;
   detail?: string;
@@ -129,6 +129,7 @@ async function discoverEach(
   spawn: (channel: DiscordChannel) => Promise<SpawnResult>,
 ): Promise<DiscoveryReport> {
   const registry = manager.registry();
+  const ignored = manager.ignored();
   const report: DiscoveryReport = { lines: [], found: channels.length, spawned: 0, failed: 0 };
   for (const channel of channels) {
     // A name from Discord is data: one printable line in the report, like the session's label.
@@ -137,8 +138,13 @@ async function discoverEach(
       report.lines.push({ kind: 'EXISTS', id: channel.id, name, detail: channel.parent_id && channel.type > 9 ? `parent=${channel.parent_id}` : undefined });
       continue;
     }
+    if (channel.id in ignored) {
+      report.lines.push({ kind: 'IGNORED', id: channel.id, name, detail: 'killed by the owner: no session until spawn or wake' });
+      continue;
+    }
     try {
       const result = await spawn(channel);
+      if (result.exited) throw new CrsError(`Claude Code exited at once: ${result.exited}`);
       report.spawned++;
       report.lines.push({ kind: 'NEW', id: channel.id, name, detail: `workdir=${result.workdir}` });
     } catch (error) {
@@ -179,13 +185,16 @@ export async function createChannel(
 }
 
 /**
- * Kills and deregisters sessions whose channel is gone (404) or whose thread is archived. Any other
- * failure is reported and changes nothing; an auth or network failure stops the sweep.
+ * Kills and deregisters sessions whose channel Discord says is unknown (404 with code 10003) or whose
+ * thread is archived. A 403 is reported for its session, which is kept. Any other failure (auth,
+ * network, a 404 without that code as from a wrong API URL) is reported once, stops the sweep, and
+ * then nothing is removed at all.
  */
 export async function cleanupStale(deps: { manager: SessionManager; api: DiscordApi }): Promise<DiscoveryReport> {
   const { manager, api } = deps;
   const registry = manager.registry();
   const report: DiscoveryReport = { lines: [], found: Object.keys(registry).length, spawned: 0, failed: 0 };
+  const stale: ReportLine[] = [];
   for (const [id, entry] of Object.entries(registry)) {
     let channel: DiscordChannel | null;
     try {
@@ -193,17 +202,17 @@ export async function cleanupStale(deps: { manager: SessionManager; api: Discord
     } catch (error) {
       report.failed++;
       report.lines.push({ kind: 'ERROR', id, name: entry.name, detail: formatError(error) });
-      if (!(error instanceof CrsError && / HTTP 403:/.test(error.message))) break;
-      continue;
+      if (error instanceof CrsError && / HTTP 403:/.test(error.message)) continue;
+      return report;
     }
-    const reason = channel === null ? 'channel deleted (404)' : channel.thread_metadata?.archived ? 'thread archived' : undefined;
-    if (!reason) {
-      report.lines.push({ kind: 'OK', id, name: entry.name });
-      continue;
-    }
-    await manager.kill(id);
+    const reason = channel === null ? 'channel deleted (Unknown Channel)' : channel.thread_metadata?.archived ? 'thread archived' : undefined;
+    if (reason) stale.push({ kind: 'STALE', id, name: entry.name, detail: reason });
+    else report.lines.push({ kind: 'OK', id, name: entry.name });
+  }
+  for (const line of stale) {
+    await manager.kill(line.id);
     report.spawned++;
-    report.lines.push({ kind: 'STALE', id, name: entry.name, detail: reason });
+    report.lines.push(line);
   }
   return report;
 }
