@@ -1,8 +1,52 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isProcessAlive } from './lock.ts';
 
-/** Writes a file through a temp file in the same folder and a rename, so readers never see half of it. */
-export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
-  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+/** A folder's leftover temp files are looked for at most this often (per process). */
+const TEMP_SWEEP_MS = 10 * 60_000;
+/** A temp file this old is left over whoever wrote it (a write takes milliseconds). */
+const TEMP_STALE_MS = 10 * 60_000;
+/** `<name>.<pid>.<random>.tmp`: the temp files of writeFileAtomic (and of lock files). */
+const TEMP_NAME = /^.+\.([0-9]{1,10})\.[a-z0-9]{1,8}\.tmp$/;
+
+const lastSweep = new Map<string, number>();
+
+/** The temp file a write of `path` goes through: named after it and its writer, so a leftover is found. */
+export function tempFileOf(path: string): string {
+  return `${path}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+}
+
+/**
+ * Removes the temp files a killed writer left in `dir`: those of a process that is gone, and any
+ * older than TEMP_STALE_MS. Returns the names removed; never throws.
+ */
+export function sweepTempFiles(dir: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (!match) continue;
+    const file = join(dir, name);
+    try {
+      if (isProcessAlive(Number(match[1])) && now - statSync(file).mtimeMs < TEMP_STALE_MS) continue;
+      unlinkSync(file);
+      removed.push(name);
+    } catch {}
+  }
+  return removed;
+}
+
+/**
+ * Writes a file through a temp file in the same folder and a rename, so readers never see half of it.
+ * Now and then (once per folder every TEMP_SWEEP_MS) it also clears the temp files killed writers left there.
+ */
+export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+  const temp = tempFileOf(path);
   const fd = openSync(temp, 'w', mode);
   try {
     writeSync(fd, data);
@@ -17,5 +61,11 @@ export function writeFileAtomic(path: string, data: string, mode = 0o644): void 
       unlinkSync(temp);
     } catch {}
     throw error;
+  }
+  const dir = dirname(path);
+  const now = Date.now();
+  if (now - (lastSweep.get(dir) ?? 0) >= TEMP_SWEEP_MS) {
+    lastSweep.set(dir, now);
+    sweepTempFiles(dir, now);
   }
 }
