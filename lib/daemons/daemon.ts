@@ -8,6 +8,7 @@ import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
 import type { Env } from '../core/config/paths.ts';
 import type { Tmux } from '../core/host/tmux.ts';
+import type { SessionManager } from '../core/sessions/manager.ts';
 import type { Duty } from './scheduler.ts';
 import { type DaemonName, type DaemonStatus, daemonPid, daemonStatusFile, loadDaemonStatus } from './state.ts';
 
@@ -48,6 +49,8 @@ export interface DaemonRunOptions {
   /** The daemon's logger: its error lines are recorded. */
   log: ConsolaInstance;
   clock: Pick<Clock, 'now'>;
+  /** Its config.env problems are logged, one line each (the settings in use stay). */
+  manager?: Pick<SessionManager, 'onConfigProblem' | 'paths'>;
 }
 
 /**
@@ -76,12 +79,20 @@ export async function runDaemon(options: DaemonRunOptions, loop: () => Promise<v
   };
   save();
   options.log.addReporter(recorder);
+  const manager = options.manager;
+  if (manager) {
+    manager.onConfigProblem = (error) => {
+      if (error === undefined) options.log.info(`${manager.paths.configFile} loaded again: its new settings are in use`);
+      else options.log.error(`${manager.paths.configFile} changed but does not load, so the previous settings stay in use: ${formatError(error)}`);
+    };
+  }
   try {
     await loop();
   } catch (error) {
     recordError(formatError(error));
     throw error;
   } finally {
+    if (manager) manager.onConfigProblem = undefined;
     options.log.removeReporter(recorder);
     release();
   }

@@ -12,12 +12,15 @@ export type DaemonState = { running: true; how: string } | { running: false };
 /** The daemons of a platform besides the sessions: the watchdog, and the router (Discord: the slash daemon). */
 export type DaemonName = 'watchdog' | 'router';
 
-/** Where a daemon is found: its tmux session and pid file. */
+/** Where a daemon is found: its tmux session, pid file and log. */
 export interface DaemonRef {
   name: DaemonName;
   label: string;
   tmuxName: string;
   pidFile: string;
+  /** What `logs` calls it: `watchdog`, `slash-daemon` (Discord's router) or `router`. */
+  logName: string;
+  logFile: string;
 }
 
 /** What a daemon records about itself in `<sessions dir>/<name>.status.json`. */
@@ -102,9 +105,10 @@ export function loadDaemonStatus(file: string): DaemonStatus | undefined {
 export function platformDaemons(platform: Platform, paths: Paths): DaemonRef[] {
   const router: DaemonRef =
     platform.key === 'discord'
-      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: paths.routerPidFile }
-      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: paths.routerPidFile };
-  return [{ name: 'watchdog', label: 'Watchdog', tmuxName: `${platform.prefix}-watchdog`, pidFile: paths.watchdogPidFile }, router];
+      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: paths.routerPidFile, logName: 'slash-daemon', logFile: paths.routerLog }
+      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: paths.routerPidFile, logName: 'router', logFile: paths.routerLog };
+  const watchdog: DaemonRef = { name: 'watchdog', label: 'Watchdog', tmuxName: `${platform.prefix}-watchdog`, pidFile: paths.watchdogPidFile, logName: 'watchdog', logFile: paths.watchdogLog };
+  return [watchdog, router];
 }
 
 /** Whether a daemon runs, since when (while the process of its recorded run lives) and its last error. */

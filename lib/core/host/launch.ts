@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.ts';
+import { cleanLine } from '../util/text.ts';
 import type { Env } from '../config/paths.ts';
 import type { Platform } from '../config/platform.ts';
 
@@ -32,9 +33,9 @@ export interface Launch {
   env: Record<string, string>;
 }
 
-/** Printable, one line, at most 100 characters: what `--name` and listings show of a chat name. */
+/** Printable, one line, at most 100 characters, no bidi tricks: what `--name` and listings show of a chat name. */
 export function formatLabel(name: string): string {
-  const label = name.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  const label = cleanLine(name).slice(0, 100);
   // The cut must not split an emoji: a lone surrogate reaches argv as U+FFFD but sessions.json as "\ud83d".
   return label.replace(/[\ud800-\udbff]$/, '').toWellFormed();
 }

@@ -173,13 +173,34 @@ export class SessionManager {
   }
 
   private cachedConfig: { stamp: string; config: Config } | undefined;
+  /** The version of config.env that did not load while an earlier one stays in use. */
+  private badConfigStamp: string | undefined;
 
-  /** config.env as it is now: re-read whenever the file changes, so a long-running daemon follows edits. */
+  /**
+   * Told once when config.env is edited into something that does not load while an earlier version
+   * is in use (that one is kept), and once more (with no error) when it loads again. A daemon logs it.
+   */
+  onConfigProblem?: (error: unknown) => void;
+
+  /**
+   * config.env as it is now: re-read whenever the file changes, so a long-running daemon follows edits.
+   * An edit that does not load keeps the settings already in use (a first load that fails throws).
+   */
   config(): Config {
     const stat = statSync(this.paths.configFile, { throwIfNoEntry: false });
     const stamp = stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : 'none';
-    if (this.cachedConfig?.stamp !== stamp) {
+    if (this.cachedConfig && (this.cachedConfig.stamp === stamp || this.badConfigStamp === stamp)) return this.cachedConfig.config;
+    try {
       this.cachedConfig = { stamp, config: loadConfig(this.platform, this.paths, this.deps.env) };
+    } catch (error) {
+      if (!this.cachedConfig) throw error;
+      this.badConfigStamp = stamp;
+      this.onConfigProblem?.(error);
+      return this.cachedConfig.config;
+    }
+    if (this.badConfigStamp !== undefined) {
+      this.badConfigStamp = undefined;
+      this.onConfigProblem?.(undefined);
     }
     return this.cachedConfig.config;
   }
