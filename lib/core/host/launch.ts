@@ -70,3 +70,26 @@ export function buildLaunch(options: LaunchOptions): Launch {
   env[platform.stateDirVar] = options.stateDir;
   return { argv, env };
 }
+
+/** What a session's pane runs first: a fixed script that loads the environment file named by `$0`, then execs the rest. */
+const ENV_FILE_SCRIPT = 'set -a && . "$0" && set +a && exec "$@"';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The environment of a session as a file `sh` reads (`KEY='value'` lines; names checked, values quoted),
+ * written 0600 into its state folder. A profile's token then never rides on an argv: tmux keeps the
+ * `-e KEY=value` of the command that started its server in that server's command line, visible in `ps`.
+ */
+export function formatEnvFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([key, value]) => {
+      if (!ENV_NAME.test(key)) throw new Error(`not an environment variable name: ${JSON.stringify(key.slice(0, 40))}`);
+      return `${key}='${value.replaceAll("'", `'\\''`)}'\n`;
+    })
+    .join('');
+}
+
+/** `argv` run with the environment of `file` (see formatEnvFile): only the file's path is on the command line. */
+export function envFileArgv(file: string, argv: string[]): string[] {
+  return ['/bin/sh', '-c', ENV_FILE_SCRIPT, file, ...argv];
+}

@@ -19,7 +19,7 @@ import {
 import { parseEnvText } from '../config/env-file.ts';
 import { CrsError, formatError } from '../util/errors.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
-import { buildLaunch, formatLabel } from '../host/launch.ts';
+import { buildLaunch, envFileArgv, formatEnvFile, formatLabel } from '../host/launch.ts';
 import { isProcessAlive, withLock } from '../store/lock.ts';
 import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from '../config/paths.ts';
 import type { Platform } from '../config/platform.ts';
@@ -428,7 +428,10 @@ export class SessionManager {
       });
       removeState(dir, 'stopping');
       try {
-        await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
+        // The environment (a profile's token among it) goes through a 0600 file, never onto an argv.
+        const envFile = join(dir, STATE_FILES.launchEnv);
+        writeFileAtomic(envFile, formatEnvFile(launch.env), 0o600);
+        await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: envFileArgv(envFile, launch.argv), env: {}, remainOnExit: true });
       } catch (error) {
         if (/duplicate session/i.test(String(error))) return undefined;
         throw new CrsError(`Could not start tmux session ${tmuxName}: ${(error as Error).message}.`, {

@@ -25,6 +25,8 @@ export const STATE_FILES = {
   lastIn: '.last-in',
   /** When the session last answered in its chat (ISO time). */
   lastOut: '.last-out',
+  /** The environment its pane loads at start (0600: a profile's token may be in it). */
+  launchEnv: '.launch-env',
 } as const;
 
 export type StateFile = keyof typeof STATE_FILES;
