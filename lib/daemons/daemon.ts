@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import type { ConsolaInstance, ConsolaReporter } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
-import { writeFileAtomic } from '../core/store/fs-atomic.ts';
+import { ensurePrivateDir, writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { formatHolder, isProcessAlive, parseHolder } from '../core/store/lock.ts';
 import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
@@ -59,6 +59,8 @@ export interface DaemonRunOptions {
  * restarts. Every daemon runs through here; a status file that cannot be written is not an error.
  */
 export async function runDaemon(options: DaemonRunOptions, loop: () => Promise<void>): Promise<void> {
+  // Its log, status and pid files live there: an older install's folder is made owner-only too.
+  ensurePrivateDir(options.sessionsDir);
   const release = acquirePidFile(options.pidFile, options.what);
   const file = daemonStatusFile(options.sessionsDir, options.name);
   const iso = () => new Date(options.clock.now()).toISOString();

@@ -5,6 +5,7 @@ import type { Platform } from '../config/platform.ts';
 import { formatCondition, formatNewConversation, formatSessionLine, formatSpawn, joinWithin } from '../sessions/format.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../sessions/manager.ts';
 import { clearAlwaysAllowed, loadAlwaysAllowed } from '../store/state.ts';
+import { cleanLine } from '../util/text.ts';
 
 /**
  * The chat commands every platform offers an owner, written once: each takes the session of the chat
@@ -121,7 +122,7 @@ function spell(ctx: ChatCommandContext, name: ChatCommandName): string {
 /** A session's state, cause and fix, and where it runs: the answer to `status`. */
 export function formatStatus(row: SessionRow): string {
   return [
-    `${row.status}  ${row.name}`,
+    `${row.status}  ${cleanLine(row.name)}`,
     ...(row.condition ? formatCondition(row.condition) : []),
     ...(row.newConversation ? [formatNewConversation(row.newConversation)] : []),
     `tmux: ${row.tmux}`,

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isProcessAlive } from './lock.ts';
 
@@ -68,4 +68,15 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     lastSweep.set(dir, now);
     sweepTempFiles(dir, now);
   }
+}
+
+/**
+ * Creates a folder (and its missing parents) that only its owner can enter (0700), and narrows one
+ * that exists with wider access, as an older version left it: queues, logs and state are private.
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch {}
 }
