@@ -33,6 +33,12 @@ export const CHAT_ANSWER_LIMIT: Record<Platform['key'], number> = { telegram: 40
 
 export type ChatCommandName = (typeof CHAT_COMMANDS)[number]['name'];
 
+/**
+ * Commands whose answer shows private data (paths, conversation ids, other chats, allowed tools): it
+ * is never posted where others read (Discord answers only the owner, Telegram in the owner's own chat).
+ */
+export const PRIVATE_CHAT_COMMANDS: readonly ChatCommandName[] = ['sessions', 'status', 'workdir', 'allowed'];
+
 export function isChatCommand(name: string): name is ChatCommandName {
   return CHAT_COMMANDS.some((c) => c.name === name);
 }
