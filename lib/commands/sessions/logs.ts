@@ -26,7 +26,8 @@ export default (ctx: CommandContext) => {
       if (!Number.isInteger(count) || count < 0) throw usageError(`-n takes a whole number of lines, not "${String(args.lines).slice(0, 20)}".`, 'For example: -n 100.');
       const lines = readLogTail(daemon.logFile, count);
       if (!lines && !args.follow) {
-        ctx.io.log.info(`No ${daemon.label.toLowerCase()} log at ${daemon.logFile} yet: it is written while the ${daemon.label.toLowerCase()} runs in the background (--daemon, or started by the watchdog).`);
+        const watchdog = ctx.platform.key === 'discord' ? 'discord-watchdog' : 'telegram-session-manager watchdog';
+        ctx.io.log.info(`No ${daemon.label.toLowerCase()} log at ${daemon.logFile} yet: the daemons write their logs once they run in the background (\`${watchdog} --daemon\`).`);
         return;
       }
       for (const line of lines ?? []) ctx.io.out(line);
