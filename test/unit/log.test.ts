@@ -62,6 +62,18 @@ describe('log files', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
+  test('a daemon whose stderr is a file (a service manager’s log) writes dated lines there, each once', async () => {
+    const file = join(dir, 'service.log');
+    const script = `import { createLogger } from ${JSON.stringify(join(import.meta.dir, '../../lib/core/util/log.ts'))};
+const [, , file] = process.argv;
+createLogger({ timestamps: true }).info('plain');
+createLogger({ timestamps: true, file }).info('also to the file');`;
+    const proc = Bun.spawn(['bun', '-e', script, file], { stdin: 'ignore', stdout: 'ignore', stderr: Bun.file(file) });
+    expect(await proc.exited).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toEqual([expect.stringMatching(/^\[\d{4}-\d\d-\d\dT[^\]]+\] plain$/), expect.stringMatching(/^\[\d{4}-\d\d-\d\dT[^\]]+\] also to the file$/)]);
+  });
+
   test('formatLogDate is ISO 8601 with the offset of the zone', () => {
     const date = new Date('2026-03-20T14:05:33Z');
     const text = formatLogDate(date);
