@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isProcessAlive, parseHolder, processStartTime, withLock } from '../../lib/core/store/lock.ts';
-import { sweepTempFiles, writeFileAtomic } from '../../lib/core/store/fs-atomic.ts';
+import { sweepTempFiles, tempFileOf, writeFileAtomic } from '../../lib/core/store/fs-atomic.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crs-lock-'));
 /** A live process that is not this one: a lock or pid file may name it. */
@@ -162,11 +162,13 @@ describe('temp files of killed writers', () => {
   test('a write clears the temp files of dead writers and old ones, keeps a live writer\'s fresh one', () => {
     const folder = join(dir, 'tmp-sweep');
     mkdirSync(folder);
-    const dead = `state.json.${DEAD_PID}.abc123.tmp`;
-    const live = `state.json.${other.pid}.def456.tmp`;
-    const old = `inbox.${other.pid}.ghi789.tmp`;
+    const dead = `state.json.crs-${DEAD_PID}-abc123.tmp`;
+    const live = `state.json.crs-${other.pid}-def456.tmp`;
+    const old = `inbox.crs-${other.pid}-ghi789.tmp`;
+    // What older versions left: the same, without the crs- mark.
+    const legacy = `sessions.json.${DEAD_PID}.x1y2z3.tmp`;
     const unrelated = 'notes.tmp';
-    for (const name of [dead, live, old, unrelated]) writeFileSync(join(folder, name), 'partial');
+    for (const name of [dead, live, old, legacy, unrelated]) writeFileSync(join(folder, name), 'partial');
     age(join(folder, old), 20 * 60_000);
     writeFileAtomic(join(folder, 'state.json'), '{}\n');
     expect(readdirSync(folder).sort()).toEqual([live, unrelated, 'state.json'].sort());
@@ -177,7 +179,7 @@ describe('temp files of killed writers', () => {
     mkdirSync(folder);
     writeFileSync(join(folder, 'x'), '');
     // A writer killed between its temp file and the rename leaves exactly this shape behind.
-    const leftover = `x.${DEAD_PID}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+    const leftover = basename(tempFileOf(join(folder, 'x'))).replace(`-${process.pid}-`, `-${DEAD_PID}-`);
     writeFileSync(join(folder, leftover), 'half');
     expect(sweepTempFiles(folder)).toEqual([leftover]);
   });

@@ -6,14 +6,14 @@ import { isProcessAlive } from './lock.ts';
 const TEMP_SWEEP_MS = 10 * 60_000;
 /** A temp file this old is left over whoever wrote it (a write takes milliseconds). */
 const TEMP_STALE_MS = 10 * 60_000;
-/** `<name>.<pid>.<random>.tmp`: the temp files of writeFileAtomic (and of lock files). */
-const TEMP_NAME = /^.+\.([0-9]{1,10})\.[a-z0-9]{1,8}\.tmp$/;
+/** `<name>.crs-<pid>-<random>.tmp`: the temp files of writeFileAtomic (and of lock files); older versions wrote `<name>.<pid>.<random>.tmp`. */
+const TEMP_NAME = /^.+\.(?:crs-([0-9]{1,10})-[a-z0-9]{1,8}|([0-9]{1,10})\.[a-z0-9]{1,6})\.tmp$/;
 
 const lastSweep = new Map<string, number>();
 
 /** The temp file a write of `path` goes through: named after it and its writer, so a leftover is found. */
 export function tempFileOf(path: string): string {
-  return `${path}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  return `${path}.crs-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`;
 }
 
 /**
@@ -33,7 +33,7 @@ export function sweepTempFiles(dir: string, now = Date.now()): string[] {
     if (!match) continue;
     const file = join(dir, name);
     try {
-      if (isProcessAlive(Number(match[1])) && now - statSync(file).mtimeMs < TEMP_STALE_MS) continue;
+      if (isProcessAlive(Number(match[1] ?? match[2])) && now - statSync(file).mtimeMs < TEMP_STALE_MS) continue;
       unlinkSync(file);
       removed.push(name);
     } catch {}

@@ -71,7 +71,7 @@ function tryAcquire(file: string): boolean {
   if (existsSync(file)) return false;
   // The holder is written in full before the lock exists (a hard link to a finished temp file), so no
   // reader ever sees a lock without its holder.
-  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  const temp = `${file}.crs-${process.pid}-${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     const fd = openSync(temp, 'wx', 0o600);
     try {
