@@ -2,15 +2,16 @@ import { rmSync } from 'node:fs';
 import type { ConsolaInstance, ConsolaReporter } from 'consola';
 import { readOptionalFile } from '../core/config/config.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
-import { writeFileAtomic } from '../core/store/fs-atomic.ts';
-import { isProcessAlive } from '../core/store/lock.ts';
+import { ensurePrivateDir, writeFileAtomic } from '../core/store/fs-atomic.ts';
+import { formatHolder, isProcessAlive, parseHolder } from '../core/store/lock.ts';
 import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
 import type { Env } from '../core/config/paths.ts';
 import { NETWORK_ENV } from '../core/host/launch.ts';
 import type { Tmux } from '../core/host/tmux.ts';
+import type { SessionManager } from '../core/sessions/manager.ts';
 import type { Duty } from './scheduler.ts';
-import { type DaemonName, type DaemonStatus, daemonStatusFile, loadDaemonStatus } from './state.ts';
+import { type DaemonName, type DaemonStatus, daemonPid, daemonStatusFile, loadDaemonStatus } from './state.ts';
 
 /** The most of an error's text a status file keeps. */
 const STATUS_ERROR_CHARS = 2000;
@@ -24,15 +25,19 @@ export function daemonEnv(env: Env): Record<string, string> {
   return result;
 }
 
-/** Claims the pid file for this process; refuses when another live process holds it. Returns the release. */
+/**
+ * Claims the pid file for this process (its pid and start time); refuses when the daemon it names
+ * still runs. A file left by a dead daemon, or naming a pid now reused by another process, is taken
+ * over. Returns the release.
+ */
 export function acquirePidFile(file: string, what: string): () => void {
-  const holder = Number(readOptionalFile(file)?.trim());
-  if (holder && holder !== process.pid && isProcessAlive(holder)) {
+  const holder = daemonPid(file);
+  if (holder !== undefined && holder !== process.pid) {
     throw new CrsError(`${what} is already running (pid ${holder}).`, { hint: 'Stop it first, or use --status.' });
   }
-  writeFileAtomic(file, `${process.pid}\n`);
+  writeFileAtomic(file, formatHolder());
   return () => {
-    if (Number(readOptionalFile(file)?.trim()) === process.pid) rmSync(file, { force: true });
+    if (parseHolder(readOptionalFile(file))?.pid === process.pid) rmSync(file, { force: true });
   };
 }
 
@@ -45,6 +50,8 @@ export interface DaemonRunOptions {
   /** The daemon's logger: its error lines are recorded. */
   log: ConsolaInstance;
   clock: Pick<Clock, 'now'>;
+  /** Its config.env problems are logged, one line each (the settings in use stay). */
+  manager?: Pick<SessionManager, 'onConfigProblem' | 'paths'>;
 }
 
 /**
@@ -53,6 +60,8 @@ export interface DaemonRunOptions {
  * restarts. Every daemon runs through here; a status file that cannot be written is not an error.
  */
 export async function runDaemon(options: DaemonRunOptions, loop: () => Promise<void>): Promise<void> {
+  // Its log, status and pid files live there: an older install's folder is made owner-only too.
+  ensurePrivateDir(options.sessionsDir);
   const release = acquirePidFile(options.pidFile, options.what);
   const file = daemonStatusFile(options.sessionsDir, options.name);
   const iso = () => new Date(options.clock.now()).toISOString();
@@ -73,12 +82,20 @@ export async function runDaemon(options: DaemonRunOptions, loop: () => Promise<v
   };
   save();
   options.log.addReporter(recorder);
+  const manager = options.manager;
+  if (manager) {
+    manager.onConfigProblem = (error) => {
+      if (error === undefined) options.log.info(`${manager.paths.configFile} loaded again: its new settings are in use`);
+      else options.log.error(`${manager.paths.configFile} changed but does not load, so the previous settings stay in use: ${formatError(error)}`);
+    };
+  }
   try {
     await loop();
   } catch (error) {
     recordError(formatError(error));
     throw error;
   } finally {
+    if (manager) manager.onConfigProblem = undefined;
     options.log.removeReporter(recorder);
     release();
   }
@@ -99,7 +116,8 @@ export async function startInTmux(tmux: Tmux, name: string, argv: string[], env:
  * that process to exit, so a following `--status` is accurate. True if something was stopped.
  */
 export async function stopDaemon(tmux: Tmux, name: string, pidFile?: string): Promise<boolean> {
-  const pid = Number(pidFile ? readOptionalFile(pidFile)?.trim() : NaN);
+  // Only the daemon itself is signalled, never a process that took over its pid.
+  const pid = daemonPid(pidFile) ?? NaN;
   let stopped = await tmux.killSession(name);
   if (isProcessAlive(pid)) {
     try {
@@ -132,7 +150,7 @@ export function keepAliveDuty(options: {
     everyMs: options.everyMs,
     async run() {
       const argv = options.argv();
-      if (!argv || isProcessAlive(Number(readOptionalFile(options.pidFile)?.trim()))) return;
+      if (!argv || daemonPid(options.pidFile) !== undefined) return;
       if (await startInTmux(options.tmux, options.tmuxName, argv, options.env, options.cwd)) {
         options.onStart(`${options.name} was not running: started in tmux session ${options.tmuxName}`);
       }

@@ -34,17 +34,48 @@ export function createRepeatFilter(): <T extends { key: string; error: string }>
   };
 }
 
-/** Respawns dead sessions (crash-loop guarded). Runs every second, or faster if the config says so. */
-export function respawnDuty({ manager, log }: DutyDeps): Duty {
+/** While sessions cannot start, one line says so this often (each failure is logged when it begins). */
+export const START_FAILURE_SUMMARY_MS = 10 * 60_000;
+/** Sessions named in one such line, before "and N more". */
+const SUMMARY_NAMES = 10;
+
+/** `dc-1, dc-2, … and 3 more`. */
+function formatNames(names: string[]): string {
+  const shown = names.slice(0, SUMMARY_NAMES).join(', ');
+  return names.length > SUMMARY_NAMES ? `${shown} and ${names.length - SUMMARY_NAMES} more` : shown;
+}
+
+/** Failures grouped by their error, in first-seen order: `[error, tmux names]`. */
+function byError(failures: Array<{ tmux: string; error: string }>): Array<[string, string[]]> {
+  const groups = new Map<string, string[]>();
+  for (const f of failures) groups.set(f.error, [...(groups.get(f.error) ?? []), f.tmux]);
+  return [...groups];
+}
+
+/**
+ * Respawns dead sessions (crash-loop guarded). Runs every half second, or faster if the config says so.
+ * A session that cannot start (Claude Code missing, refused as root) is logged when that begins, one
+ * line for all that fail alike; then, while any still fail, one summary line every START_FAILURE_SUMMARY_MS.
+ */
+export function respawnDuty({ manager, log, now }: DutyDeps): Duty {
   const reported = new Set<string>();
-  const newFailures = createRepeatFilter();
+  let failing = new Map<string, { tmux: string; error: string }>();
+  let summaryAt = 0;
   return {
     name: 'respawn',
     everyMs: () => Math.min(LIVENESS_CHECK_MS, manager.config().watchdogIntervalS * 1000),
     async run() {
       const report = await manager.respawnDead();
       for (const result of report.respawned) for (const line of formatSpawn(result)) log.info(line.replace(/^SPAWNED/, 'RESPAWNED'));
-      for (const failure of newFailures(report.failed.map((f) => ({ ...f, key: f.id })))) log.error(`respawn ${failure.tmux} failed: ${failure.error}`);
+      const fresh = report.failed.filter((f) => failing.get(f.id)?.error !== f.error);
+      for (const [error, names] of byError(fresh)) log.error(`respawn ${formatNames(names)} failed: ${error}`);
+      if (failing.size === 0 || fresh.length) summaryAt = now() + START_FAILURE_SUMMARY_MS;
+      failing = new Map(report.failed.map((f) => [f.id, f]));
+      if (failing.size && now() >= summaryAt) {
+        const groups = byError([...failing.values()]).map(([error, names]) => `${formatNames(names)}: ${error}`);
+        log.error(`${failing.size} session${failing.size === 1 ? '' : 's'} still cannot start: ${groups.join('; ')}`);
+        summaryAt = now() + START_FAILURE_SUMMARY_MS;
+      }
       // A backoff is logged once, when it starts (the next try time changes only then).
       for (const b of report.backoff) {
         if (!reported.has(`${b.id}:${b.until}`)) log.warn(formatBackoff(b));

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOptionalFile } from '../core/config/config.ts';
 import type { Paths } from '../core/config/paths.ts';
 import type { Platform } from '../core/config/platform.ts';
 import { formatAgo, formatDuration } from '../core/sessions/format.ts';
-import { isProcessAlive } from '../core/store/lock.ts';
+import { isHolderAlive, isProcessAlive, parseHolder } from '../core/store/lock.ts';
 import type { TmuxSessionInfo } from '../core/host/tmux.ts';
 
 export type DaemonState = { running: true; how: string } | { running: false };
@@ -11,12 +12,15 @@ export type DaemonState = { running: true; how: string } | { running: false };
 /** The daemons of a platform besides the sessions: the watchdog, and the router (Discord: the slash daemon). */
 export type DaemonName = 'watchdog' | 'router';
 
-/** Where a daemon is found: its tmux session and pid file. */
+/** Where a daemon is found: its tmux session, pid file and log. */
 export interface DaemonRef {
   name: DaemonName;
   label: string;
   tmuxName: string;
   pidFile: string;
+  /** What `logs` calls it: `watchdog`, `slash-daemon` (Discord's router) or `router`. */
+  logName: string;
+  logFile: string;
 }
 
 /** What a daemon records about itself in `<sessions dir>/<name>.status.json`. */
@@ -41,12 +45,37 @@ export interface DaemonView {
   lastError: DaemonStatus['lastError'];
 }
 
-/** A daemon runs if its tmux session has a live pane, or the pid in its pid file is alive. */
+/** The programs a daemon runs as: a pid file naming a process of none of them is left over. */
+const OUR_PROGRAMS = ['discord-watchdog', 'discord-slash-daemon', 'telegram-session-manager', 'discord-session-manager'];
+
+/**
+ * The pid a daemon's pid file names while that very process runs: the start time recorded beside the
+ * pid matches, or (a file without one, from an older version) its command line names one of our
+ * programs. A pid reused by an unrelated process is not it.
+ */
+export function daemonPid(pidFile: string | undefined): number | undefined {
+  const holder = parseHolder(pidFile ? readOptionalFile(pidFile) : undefined);
+  const alive = isHolderAlive(holder);
+  if (alive === false || (alive === undefined && !isOurProgram(holder!.pid))) return undefined;
+  return holder!.pid;
+}
+
+function isOurProgram(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // No /proc here: the pid is all there is to go by.
+  }
+  return OUR_PROGRAMS.some((program) => cmdline.includes(program));
+}
+
+/** A daemon runs if its tmux session has a live pane, or the process of its pid file runs. */
 export function daemonState(live: Map<string, TmuxSessionInfo>, tmuxName: string, pidFile?: string): DaemonState {
   const info = live.get(tmuxName);
   if (info && !info.dead) return { running: true, how: `tmux: ${tmuxName}` };
-  const pid = Number(pidFile ? readOptionalFile(pidFile)?.trim() : NaN);
-  if (isProcessAlive(pid)) return { running: true, how: `pid: ${pid}` };
+  const pid = daemonPid(pidFile);
+  if (pid !== undefined) return { running: true, how: `pid: ${pid}` };
   return { running: false };
 }
 
@@ -76,9 +105,10 @@ export function loadDaemonStatus(file: string): DaemonStatus | undefined {
 export function platformDaemons(platform: Platform, paths: Paths): DaemonRef[] {
   const router: DaemonRef =
     platform.key === 'discord'
-      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: paths.routerPidFile }
-      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: paths.routerPidFile };
-  return [{ name: 'watchdog', label: 'Watchdog', tmuxName: `${platform.prefix}-watchdog`, pidFile: paths.watchdogPidFile }, router];
+      ? { name: 'router', label: 'Slash daemon', tmuxName: 'dc-slash-daemon', pidFile: paths.routerPidFile, logName: 'slash-daemon', logFile: paths.routerLog }
+      : { name: 'router', label: 'Router', tmuxName: 'tg-router', pidFile: paths.routerPidFile, logName: 'router', logFile: paths.routerLog };
+  const watchdog: DaemonRef = { name: 'watchdog', label: 'Watchdog', tmuxName: `${platform.prefix}-watchdog`, pidFile: paths.watchdogPidFile, logName: 'watchdog', logFile: paths.watchdogLog };
+  return [watchdog, router];
 }
 
 /** Whether a daemon runs, since when (while the process of its recorded run lives) and its last error. */

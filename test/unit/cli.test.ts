@@ -24,6 +24,7 @@ const VERBS = [
   'kill-all',
   'respawn-dead',
   'motd',
+  'logs',
   'set-status',
   'doctor',
 ];

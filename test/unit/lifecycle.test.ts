@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { writeCondition } from '../../lib/core/store/condition.ts';
+import { formatHolder } from '../../lib/core/store/lock.ts';
 import { clearTurn, recordTurnHook } from '../../lib/core/store/turn.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -296,7 +297,7 @@ describe('status, motd, list, attach', () => {
   });
 
   test('the watchdog shows as running from its tmux session or its pid file', async () => {
-    writeFileSync(join(sb.sessionsDir, 'watchdog.pid'), `${process.pid}\n`);
+    writeFileSync(join(sb.sessionsDir, 'watchdog.pid'), formatHolder());
     expect((await sb.run('motd')).out).toContain(`watchdog RUNNING (pid: ${process.pid})`);
     await sb.tmux.newSession({ name: 'dc-watchdog', cwd: sb.home, argv: ['sleep', '1000'], env: {} });
     expect((await sb.run('motd')).out).toContain('watchdog RUNNING (tmux: dc-watchdog)');

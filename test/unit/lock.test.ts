@@ -1,11 +1,23 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isProcessAlive, withLock } from '../../lib/core/store/lock.ts';
+import { basename, join } from 'node:path';
+import { isProcessAlive, parseHolder, processStartTime, withLock } from '../../lib/core/store/lock.ts';
+import { sweepTempFiles, tempFileOf, writeFileAtomic } from '../../lib/core/store/fs-atomic.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crs-lock-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** A live process that is not this one: a lock or pid file may name it. */
+const other = Bun.spawn(['sleep', '60'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+afterAll(() => {
+  other.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Sets a file's times `ms` into the past. */
+function age(file: string, ms: number): void {
+  const old = new Date(Date.now() - ms);
+  utimesSync(file, old, old);
+}
 
 /** A pid that is certainly not running (above any pid_max). */
 const DEAD_PID = 2 ** 30;
@@ -25,10 +37,10 @@ describe('isProcessAlive', () => {
 });
 
 describe('withLock', () => {
-  test('holds the lock file with our pid while fn runs, removes it after, returns its value', async () => {
+  test('holds the lock file with our pid and start time while fn runs, removes it after, returns its value', async () => {
     const file = join(dir, 'a.lock');
     const value = await withLock(file, () => {
-      expect(readFileSync(file, 'utf8')).toBe(String(process.pid));
+      expect(parseHolder(readFileSync(file, 'utf8'))).toEqual({ pid: process.pid, start: processStartTime(process.pid)! });
       return 42;
     });
     expect(value).toBe(42);
@@ -87,29 +99,94 @@ describe('withLock', () => {
   test('a lock left by a dead process is broken', async () => {
     const file = join(dir, 'e.lock');
     writeFileSync(file, String(DEAD_PID));
-    expect(await withLock(file, () => readFileSync(file, 'utf8'))).toBe(String(process.pid));
+    expect(parseHolder(await withLock(file, () => readFileSync(file, 'utf8')))?.pid).toBe(process.pid);
     expect(existsSync(file)).toBe(false);
     expect(existsSync(`${file}.stale.${process.pid}`)).toBe(false);
   });
 
-  test('a very old lock is broken even if its pid is alive (pid reuse)', async () => {
+  test('a lock naming a live pid with another start time (a reused pid) is broken at once', async () => {
+    const file = join(dir, 'reused.lock');
+    writeFileSync(file, `${other.pid}\n1\n`);
+    expect(await withLock(file, () => 'got it', { timeoutMs: 2000 })).toBe('got it');
+  });
+
+  test('garbage in a lock file does not block anyone', async () => {
+    for (const [name, text] of [['garbage.lock', 'not a pid at all\n'], ['binary.lock', '\u0000\u0001\u00ff'], ['negative.lock', '-4\n']]) {
+      const file = join(dir, name!);
+      writeFileSync(file, text!);
+      expect(await withLock(file, () => 'got it', { timeoutMs: 2000 })).toBe('got it');
+      expect(existsSync(file)).toBe(false);
+    }
+  });
+
+  test('a live holder keeps its lock however old it is: the waiter gives up naming it', async () => {
+    const file = join(dir, 'held.lock');
+    writeFileSync(file, `${other.pid}\n${processStartTime(other.pid)}\n`);
+    age(file, 10 * 60_000);
+    await expect(withLock(file, () => 'stolen', { timeoutMs: 300 })).rejects.toThrow(`(held by pid ${other.pid})`);
+    expect(parseHolder(readFileSync(file, 'utf8'))?.pid).toBe(other.pid);
+  });
+
+  test('a very old lock of an older version (no start time) is broken even if its pid is alive', async () => {
     const file = join(dir, 'f.lock');
     writeFileSync(file, '1');
-    const old = new Date(Date.now() - 120_000);
-    utimesSync(file, old, old);
+    age(file, 120_000);
     expect(await withLock(file, () => 'got it')).toBe('got it');
   });
 
   test('an old empty lock (a writer died before writing its pid) is broken', async () => {
     const file = join(dir, 'g.lock');
     writeFileSync(file, '');
-    const old = new Date(Date.now() - 5_000);
-    utimesSync(file, old, old);
+    age(file, 5_000);
     expect(await withLock(file, () => 'got it')).toBe('got it');
   });
 
   test('a lock in a missing folder is an error naming the file', async () => {
     const file = join(dir, 'missing', 'h.lock');
     await expect(withLock(file, () => 1)).rejects.toThrow(`Cannot create lock file ${file}`);
+  });
+});
+
+describe('processStartTime', () => {
+  test("tells two live processes apart and is stable for one; none for a dead pid", () => {
+    const own = processStartTime(process.pid);
+    expect(own).toBeTruthy();
+    expect(processStartTime(process.pid)).toBe(own!);
+    expect(processStartTime(other.pid)).toBeTruthy();
+    expect(processStartTime(other.pid)).not.toBe(own!);
+    expect(processStartTime(DEAD_PID)).toBeUndefined();
+  });
+});
+
+describe('temp files of killed writers', () => {
+  test('a write clears the temp files of dead writers and old ones, keeps a live writer\'s fresh one', () => {
+    const folder = join(dir, 'tmp-sweep');
+    mkdirSync(folder);
+    const dead = `state.json.crs-${DEAD_PID}-abc123.tmp`;
+    const live = `state.json.crs-${other.pid}-def456.tmp`;
+    const old = `inbox.crs-${other.pid}-ghi789.tmp`;
+    // What older versions left: the same, without the crs- mark.
+    const legacy = `sessions.json.${DEAD_PID}.x1y2z3.tmp`;
+    const unrelated = 'notes.tmp';
+    for (const name of [dead, live, old, legacy, unrelated]) writeFileSync(join(folder, name), 'partial');
+    age(join(folder, old), 20 * 60_000);
+    writeFileAtomic(join(folder, 'state.json'), '{}\n');
+    expect(readdirSync(folder).sort()).toEqual([live, unrelated, 'state.json'].sort());
+  });
+
+  test('a temp file is named after the file and its writer, so the sweep finds it', () => {
+    const folder = join(dir, 'tmp-name');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'x'), '');
+    // A writer killed between its temp file and the rename leaves exactly this shape behind.
+    const leftover = basename(tempFileOf(join(folder, 'x'))).replace(`-${process.pid}-`, `-${DEAD_PID}-`);
+    writeFileSync(join(folder, leftover), 'half');
+    expect(sweepTempFiles(folder)).toEqual([leftover]);
+  });
+
+  test('files are written owner-only by default', () => {
+    const file = join(dir, 'private.json');
+    writeFileAtomic(file, '{}');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });

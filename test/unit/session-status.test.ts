@@ -9,8 +9,10 @@ import { writeCondition } from '../../lib/core/store/condition.ts';
 import { formatAgo, formatSessionLine, joinWithin } from '../../lib/core/sessions/format.ts';
 import type { SessionRow } from '../../lib/core/sessions/manager.ts';
 import { touchState } from '../../lib/core/store/state.ts';
-import { keepAliveDuty, runDaemon } from '../../lib/daemons/daemon.ts';
-import type { DaemonStatus, DaemonView } from '../../lib/daemons/state.ts';
+import { formatHolder, isProcessAlive, processStartTime } from '../../lib/core/store/lock.ts';
+import { Tmux } from '../../lib/core/host/tmux.ts';
+import { acquirePidFile, keepAliveDuty, runDaemon, stopDaemon } from '../../lib/daemons/daemon.ts';
+import { type DaemonStatus, type DaemonView, daemonPid, daemonState } from '../../lib/daemons/state.ts';
 import { FakeTelegram } from '../fakes/telegram.ts';
 import { ROOT, Sandbox, waitFor } from '../helpers.ts';
 
@@ -139,7 +141,7 @@ describe('list, status and /sessions: since when, last message in and out, the d
     const now = Date.now();
     const watchdog: DaemonStatus = { pid: process.pid, startedAt: new Date(now - 3 * HOUR - 30 * MINUTE).toISOString(), lastError: { at: new Date(now - 12 * MINUTE - 10_000).toISOString(), text: 'respawn dc-1 failed: boom\n    at somewhere' } };
     const router: DaemonStatus = { pid: dead, startedAt: new Date(now - 4 * DAY).toISOString(), lastError: { at: new Date(now - 2 * DAY - HOUR).toISOString(), text: 'gateway failed' } };
-    sb.write('discord-sessions/watchdog.pid', `${process.pid}\n`);
+    sb.write('discord-sessions/watchdog.pid', formatHolder());
     sb.write('discord-sessions/watchdog.status.json', JSON.stringify(watchdog));
     sb.write('discord-sessions/slash-daemon.pid', `${dead}\n`);
     sb.write('discord-sessions/router.status.json', JSON.stringify(router));
@@ -215,7 +217,7 @@ describe('daemon status files', () => {
     const pidFile = join(dir, 'watchdog.pid');
     await runDaemon({ name: 'watchdog', what: 'The watchdog', pidFile, sessionsDir: dir, log, clock }, async () => {
       expect(read('watchdog')).toEqual({ pid: process.pid, startedAt: '2026-12-01T12:00:00.000Z', lastError: null });
-      expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(process.pid));
+      expect(readFileSync(pidFile, 'utf8')).toBe(formatHolder());
       log.info('fine');
       log.warn('not an error');
       expect(read('watchdog').lastError).toBeNull();
@@ -237,13 +239,49 @@ describe('daemon status files', () => {
 
   test('a second instance is refused and leaves the running one’s status file alone', async () => {
     const pidFile = join(dir, 'router.pid');
-    writeFileSync(pidFile, `${process.ppid}\n`);
+    writeFileSync(pidFile, `${process.ppid}\n${processStartTime(process.ppid)}\n`);
     const status = { pid: process.ppid, startedAt: '2026-11-30T00:00:00.000Z', lastError: null };
     writeFileSync(join(dir, 'router.status.json'), JSON.stringify(status));
     let ran = false;
     await expect(runDaemon({ name: 'router', what: 'The router', pidFile, sessionsDir: dir, log: logger(), clock }, async () => void (ran = true))).rejects.toThrow(/already running/);
     expect(ran).toBe(false);
     expect(read('router')).toEqual(status);
+  });
+});
+
+describe('pid files name the daemon, not whatever took its pid', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crs-pidfile-'));
+  /** An unrelated live process (its command line names none of our programs). */
+  const stranger = Bun.spawn(['sleep', '60'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+  afterAll(() => {
+    stranger.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test.each<[string, () => string]>([
+    ['its pid with another start time (a reused pid)', () => `${stranger.pid}\n1\n`],
+    ['only its pid, as an older version wrote it', () => `${stranger.pid}\n`],
+    ['garbage', () => 'garbage\n'],
+  ])('a pid file naming an unrelated live process by %s does not block a start, and --stop never signals it', async (_, text) => {
+    const pidFile = join(dir, 'watchdog.pid');
+    writeFileSync(pidFile, text());
+    expect(daemonPid(pidFile)).toBeUndefined();
+    expect(daemonState(new Map(), 'dc-watchdog', pidFile)).toEqual({ running: false });
+    const release = acquirePidFile(pidFile, 'The watchdog');
+    expect(readFileSync(pidFile, 'utf8')).toBe(formatHolder());
+    release();
+    expect(existsSync(pidFile)).toBe(false);
+    writeFileSync(pidFile, text());
+    const runner = async () => ({ code: 1, stdout: '', stderr: "can't find session" });
+    expect(await stopDaemon(new Tmux(runner), 'dc-watchdog', pidFile)).toBe(false);
+    expect(isProcessAlive(stranger.pid)).toBe(true);
+  });
+
+  test('a pid file naming the live daemon (pid and start time) refuses a second start', () => {
+    const pidFile = join(dir, 'router.pid');
+    writeFileSync(pidFile, `${stranger.pid}\n${processStartTime(stranger.pid)}\n`);
+    expect(daemonPid(pidFile)).toBe(stranger.pid);
+    expect(() => acquirePidFile(pidFile, 'The router')).toThrow(`The router is already running (pid ${stranger.pid}).`);
   });
 });
 
@@ -267,7 +305,7 @@ describe('a real daemon writes its status file', () => {
     const started: string[] = [];
     const duty = keepAliveDuty({ name: 'router', tmux: sb.tmux, tmuxName: 'tg-router', pidFile, argv: () => ['sleep', '30'], env: sb.env, cwd: sb.home, everyMs: () => 5000, onStart: (m) => started.push(m) });
     // A router run in the foreground (or under systemd) holds the pid file: nothing is started beside it.
-    writeFileSync(pidFile, `${process.pid}\n`);
+    writeFileSync(pidFile, formatHolder());
     await duty.run();
     expect(await sb.tmux.hasSession('tg-router')).toBe(false);
     // It stopped: the watchdog starts one.

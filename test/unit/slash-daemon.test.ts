@@ -124,6 +124,34 @@ describe('slash daemon: registration and owner-only access', () => {
   });
 });
 
+describe('slash daemon: private answers', () => {
+  /** Whether the command's answer was seen by its sender only (the deferral carries the ephemeral flag). */
+  async function isEphemeral(name: string, options: APIApplicationCommandInteractionDataOption[]): Promise<boolean> {
+    const handle = fake.interaction({ name, channelId: general.id, options });
+    const reply = await finalReply(handle);
+    expect(reply.kind).toBe('edit-original');
+    const deferral = handle.replies().find((r) => r.kind === 'callback');
+    return (Number(deferral?.data?.flags ?? 0) & 64) === 64;
+  }
+
+  test('status, sessions, workdir, allowed, snapshot, history and /skills list answer the owner only; profile stays in the channel', async () => {
+    const asked: Array<[string, string, boolean]> = [];
+    for (const which of ['status', 'sessions', 'workdir', 'allowed', 'snapshot', 'history']) asked.push(['session', which, await isEphemeral('session', sub(which))]);
+    asked.push(['skills', 'list', await isEphemeral('skills', sub('list'))]);
+    asked.push(['session', 'profile', await isEphemeral('session', sub('profile'))]);
+    expect(asked).toEqual([
+      ['session', 'status', true],
+      ['session', 'sessions', true],
+      ['session', 'workdir', true],
+      ['session', 'allowed', true],
+      ['session', 'snapshot', true],
+      ['session', 'history', true],
+      ['skills', 'list', true],
+      ['session', 'profile', false],
+    ]);
+  });
+});
+
 describe('slash daemon: /session', () => {
   test('status is the core chat command: status, tmux, profile, workdir and session id', async () => {
     const reply = await finalReply(fake.interaction({ name: 'session', channelId: general.id, options: sub('status') }));

@@ -201,3 +201,40 @@ describe('spawn <id> applies workdir-map.json and channel-profiles.json by the c
     }
   }, 15_000);
 });
+
+describe('secrets of a profile stay off every command line', () => {
+  const SECRET = 'sk-ant-oat01-not-a-real-token-but-secret-0123456789';
+  let box: Sandbox;
+  beforeAll(() => {
+    box = new Sandbox();
+  });
+  afterAll(async () => {
+    await box.cleanup();
+  });
+
+  test('the token reaches claude through a 0600 file, and is in no ps line, nor in tmux', async () => {
+    box.write('discord-sessions/profiles.env', `[work]\nCLAUDE_CODE_OAUTH_TOKEN=${SECRET}\nODD_VALUE='$(touch pwned) \`x\` "y" ;|&'\nAPOSTROPHE="it's"\n`);
+    box.write('discord-sessions/channel-profiles.json', JSON.stringify({ secretive: 'work' }));
+    // This start also starts the tmux server, whose command line is the one that started it.
+    const result = await box.run('spawn', '323456789012345678', '--name', 'secretive');
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const [run] = await box.waitForRuns(1);
+    expect(run!.env.CLAUDE_CODE_OAUTH_TOKEN).toBe(SECRET);
+    // Whatever a value holds, the pane's shell reads it as data.
+    expect(run!.env.ODD_VALUE).toBe('$(touch pwned) `x` "y" ;|&');
+    expect(run!.env.APOSTROPHE).toBe("it's");
+    expect(existsSync(join(box.home, 'work', 'pwned'))).toBe(false);
+    expect(run!.env.DISCORD_STATE_DIR).toBe(join(box.sessionsDir, '323456789012345678'));
+    const envFile = join(box.sessionsDir, '323456789012345678', '.launch-env');
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+
+    const ps = Bun.spawnSync(['ps', '-eo', 'args']).stdout.toString();
+    expect(ps).toContain(box.env.CRS_TMUX_SOCKET!);
+    expect(ps).not.toContain(SECRET);
+    const server = (await box.tmux.run(['display-message', '-p', '#{pid}'])).stdout.trim();
+    expect(Number(server)).toBeGreaterThan(0);
+    expect(readFileSync(`/proc/${server}/cmdline`, 'utf8')).not.toContain(SECRET);
+    expect((await box.tmux.run(['show-environment', '-t', '=dc-323456789012345678'])).stdout).not.toContain(SECRET);
+  });
+});

@@ -90,13 +90,16 @@ describe('a Telegram session that starts at the workspace trust dialog', () => {
     expect(fake.sentTo(GROUP)).toEqual([]);
   });
 
-  test('/status shows the state, the cause and the fix; /sessions the state and cause', async () => {
+  test('/status shows the state, the cause and the fix; /sessions the state and cause (in the owner’s own chat)', async () => {
+    const pointer = '📬 Sent to you in our private chat (it shows private data).';
     fake.command(GROUP, OWNER, '/status', { chatType: 'group', chatTitle: 'group' });
-    const [status] = await fake.waitForSent(GROUP, 1, 5000);
-    expect(status).toMatch(/^WAITING {2}group\nClaude Code asks whether to trust the workdir .*\nfix: `\/send 1` trusts the folder/);
+    expect(await fake.waitForSent(GROUP, 1, 5000)).toEqual([pointer]);
+    const [status] = await fake.waitForSent(OWNER, 1, 5000);
+    expect(status).toMatch(new RegExp(`^/status in group \\(${GROUP}\\):\\nWAITING {2}group\\nClaude Code asks whether to trust the workdir .*\\nfix: \`/send 1\` trusts the folder`));
     fake.command(GROUP, OWNER, '/sessions', { chatType: 'group', chatTitle: 'group' });
-    const sessions = (await fake.waitForSent(GROUP, 2, 5000))[1]!;
-    expect(sessions).toMatch(new RegExp(`^WAITING +group \\(${GROUP}\\) · since \\d+s ago · in — · out — · [^·]+ · Claude Code asks whether to trust`));
+    expect((await fake.waitForSent(GROUP, 2, 5000))[1]).toBe(pointer);
+    const sessions = (await fake.waitForSent(OWNER, 2, 5000))[1]!;
+    expect(sessions).toMatch(new RegExp(`^/sessions in group \\(${GROUP}\\):\\nWAITING +group \\(${GROUP}\\) · since \\d+s ago · in — · out — · [^·]+ · Claude Code asks whether to trust`));
   });
 
   test("/send without input explains itself; the owner's /send 1 answers the dialog, and the development-channel one after it is answered too", async () => {

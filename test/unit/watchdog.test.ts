@@ -151,7 +151,7 @@ describe('discord-watchdog loop (1-second intervals, real tmux, Discord fake)', 
     const proc = startWatchdog(world);
     const pidFile = join(world.sb.sessionsDir, 'watchdog.pid');
     await waitFor(() => existsSync(pidFile), 8000, 'pid file');
-    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(proc.pid));
+    expect(readFileSync(pidFile, 'utf8').split('\n')[0]).toBe(String(proc.pid));
     const second = await world.sb.runBin('discord-watchdog', []);
     expect(second.code).toBe(1);
     expect(second.err).toContain('already running');

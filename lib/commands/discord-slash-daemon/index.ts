@@ -2,6 +2,7 @@ import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { registerCommands, runSlashDaemon } from '../../platforms/discord/slash/daemon.ts';
 import { runDaemon } from '../../daemons/daemon.ts';
+import { createLogger } from '../../core/util/log.ts';
 
 /** Runs a program without a shell and returns its combined output. */
 async function runCommand(argv: string[], cwd: string): Promise<{ code: number; output: string }> {
@@ -25,10 +26,11 @@ export function createDiscordSlashDaemonCommand(ctx: CommandContext) {
           },
         }),
     },
-    async run({ rawArgs }) {
+    args: { 'log-file': { type: 'string', description: 'Also append log lines (with their date) to this file' } },
+    async run({ args, rawArgs }) {
       if (rawArgs[0] === 'register') return;
-      const { log } = ctx.io;
-      const daemon = { name: 'router', what: 'The slash daemon', pidFile: ctx.paths.routerPidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
+      const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
+      const daemon = { name: 'router', what: 'The slash daemon', pidFile: ctx.paths.routerPidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock, manager: ctx.manager } as const;
       await runDaemon(daemon, () =>
         runSlashDaemon({
           manager: ctx.manager,

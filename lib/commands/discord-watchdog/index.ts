@@ -63,7 +63,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
         tmux: ctx.tmux,
         tmuxName: SLASH_DAEMON_TMUX,
         pidFile: paths.routerPidFile,
-        argv: () => (manager.config().raw.DISCORD_SLASH_DAEMON === 'off' ? null : programArgv('discord-slash-daemon')),
+        argv: () => (manager.config().raw.DISCORD_SLASH_DAEMON === 'off' ? null : programArgv('discord-slash-daemon', ['--log-file', paths.routerLog])),
         env: ctx.env,
         cwd: paths.home,
         everyMs: () => manager.config().watchdogIntervalS * 1000,
@@ -72,7 +72,7 @@ async function runLoop(ctx: CommandContext, logFile: string | undefined): Promis
     ],
     { clock: ctx.clock, log },
   );
-  const daemon = { name: 'watchdog', what: 'The Discord watchdog', pidFile: paths.watchdogPidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock } as const;
+  const daemon = { name: 'watchdog', what: 'The Discord watchdog', pidFile: paths.watchdogPidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock, manager } as const;
   await runDaemon(daemon, async () => {
     const c = manager.config();
     log.info(`Watchdog started (liveness every 0.5 s, discover=${c.discoverIntervalS}s, cleanup=${c.cleanupIntervalS}s, pid=${process.pid})`);

@@ -18,6 +18,7 @@ export function sessionVerbs(ctx: CommandContext, lookupName?: LookupName) {
     'kill-all': () => import('./kill-all.ts').then((m) => m.default(ctx)),
     'respawn-dead': () => import('./respawn-dead.ts').then((m) => m.default(ctx)),
     motd: () => import('./motd.ts').then((m) => m.default(ctx)),
+    logs: () => import('./logs.ts').then((m) => m.default(ctx)),
     hook: () => import('./hook.ts').then((m) => m.default(ctx)),
   };
 }

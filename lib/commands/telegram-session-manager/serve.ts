@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import type { CommandContext } from '../_context.ts';
 import { type DaemonSpec, daemonArgs, handleDaemonFlags } from '../_daemon.ts';
@@ -16,7 +15,7 @@ export function routerSpec(ctx: CommandContext): DaemonSpec {
     pidFile: ctx.paths.routerPidFile,
     program: 'telegram-session-manager',
     foregroundArgs: ['serve'],
-    logFile: join(ctx.paths.sessionsDir, 'router.log'),
+    logFile: ctx.paths.routerLog,
   };
 }
 
@@ -30,7 +29,7 @@ export default (ctx: CommandContext) =>
       if (await handleDaemonFlags(ctx, spec, args)) return;
       const log = args['log-file'] ? createLogger({ timestamps: true, file: args['log-file'] }) : ctx.io.log;
       ctx.manager.requireReady();
-      const daemon = { name: 'router', what: 'The Telegram router', pidFile: spec.pidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock } as const;
+      const daemon = { name: 'router', what: 'The Telegram router', pidFile: spec.pidFile, sessionsDir: ctx.paths.sessionsDir, log, clock: ctx.clock, manager: ctx.manager } as const;
       await runDaemon(daemon, async () => {
         const router = new TelegramRouter({
           manager: ctx.manager,

@@ -49,7 +49,7 @@ export default (ctx: CommandContext) =>
         ],
         { clock: ctx.clock, log },
       );
-      const daemon = { name: 'watchdog', what: 'The Telegram watchdog', pidFile: spec.pidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock } as const;
+      const daemon = { name: 'watchdog', what: 'The Telegram watchdog', pidFile: spec.pidFile, sessionsDir: paths.sessionsDir, log, clock: ctx.clock, manager } as const;
       await runDaemon(daemon, async () => {
         log.info(`Telegram watchdog started (pid ${process.pid})`);
         await scheduler.run(ctx.signal ?? new AbortController().signal);

@@ -24,6 +24,8 @@ export interface Paths {
   watchdogLog: string;
   /** The router's pid file (Discord: the slash-command daemon, which routes too). */
   routerPidFile: string;
+  /** The router's log file, written when the watchdog (or `--daemon`) runs it. */
+  routerLog: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -52,6 +54,7 @@ export function resolvePaths(platform: Platform, env: Env): Paths {
     watchdogPidFile: join(sessionsDir, 'watchdog.pid'),
     watchdogLog: join(sessionsDir, 'watchdog.log'),
     routerPidFile: join(sessionsDir, platform.key === 'discord' ? 'slash-daemon.pid' : 'router.pid'),
+    routerLog: join(sessionsDir, platform.key === 'discord' ? 'slash-daemon.log' : 'router.log'),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Platform } from '../config/platform.ts';
 import { formatCondition, formatNewConversation, formatSessionLine, formatSpawn, joinWithin } from '../sessions/format.ts';
 import { type SessionManager, type SessionRow, isRunning } from '../sessions/manager.ts';
 import { clearAlwaysAllowed, loadAlwaysAllowed } from '../store/state.ts';
+import { cleanLine } from '../util/text.ts';
 
 /**
  * The chat commands every platform offers an owner, written once: each takes the session of the chat
@@ -31,6 +32,12 @@ export const CHAT_COMMANDS = [
 export const CHAT_ANSWER_LIMIT: Record<Platform['key'], number> = { telegram: 4096, discord: 2000 - '```\n\n```'.length };
 
 export type ChatCommandName = (typeof CHAT_COMMANDS)[number]['name'];
+
+/**
+ * Commands whose answer shows private data (paths, conversation ids, other chats, allowed tools): it
+ * is never posted where others read (Discord answers only the owner, Telegram in the owner's own chat).
+ */
+export const PRIVATE_CHAT_COMMANDS: readonly ChatCommandName[] = ['sessions', 'status', 'workdir', 'allowed'];
 
 export function isChatCommand(name: string): name is ChatCommandName {
   return CHAT_COMMANDS.some((c) => c.name === name);
@@ -121,7 +128,7 @@ function spell(ctx: ChatCommandContext, name: ChatCommandName): string {
 /** A session's state, cause and fix, and where it runs: the answer to `status`. */
 export function formatStatus(row: SessionRow): string {
   return [
-    `${row.status}  ${row.name}`,
+    `${row.status}  ${cleanLine(row.name)}`,
     ...(row.condition ? formatCondition(row.condition) : []),
     ...(row.newConversation ? [formatNewConversation(row.newConversation)] : []),
     `tmux: ${row.tmux}`,

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.ts';
+import { cleanLine } from '../util/text.ts';
 import type { Env } from '../config/paths.ts';
 import type { Platform } from '../config/platform.ts';
 
@@ -37,9 +38,9 @@ export interface Launch {
   env: Record<string, string>;
 }
 
-/** Printable, one line, at most 100 characters: what `--name` and listings show of a chat name. */
+/** Printable, one line, at most 100 characters, no bidi tricks: what `--name` and listings show of a chat name. */
 export function formatLabel(name: string): string {
-  const label = name.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  const label = cleanLine(name).slice(0, 100);
   // The cut must not split an emoji: a lone surrogate reaches argv as U+FFFD but sessions.json as "\ud83d".
   return label.replace(/[\ud800-\udbff]$/, '').toWellFormed();
 }
@@ -75,4 +76,27 @@ export function buildLaunch(options: LaunchOptions): Launch {
   if (config.sandbox) env.IS_SANDBOX = '1';
   env[platform.stateDirVar] = options.stateDir;
   return { argv, env };
+}
+
+/** What a session's pane runs first: a fixed script that loads the environment file named by `$0`, then execs the rest. */
+const ENV_FILE_SCRIPT = 'set -a && . "$0" && set +a && exec "$@"';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The environment of a session as a file `sh` reads (`KEY='value'` lines; names checked, values quoted),
+ * written 0600 into its state folder. A profile's token then never rides on an argv: tmux keeps the
+ * `-e KEY=value` of the command that started its server in that server's command line, visible in `ps`.
+ */
+export function formatEnvFile(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([key, value]) => {
+      if (!ENV_NAME.test(key)) throw new Error(`not an environment variable name: ${JSON.stringify(key.slice(0, 40))}`);
+      return `${key}='${value.replaceAll("'", `'\\''`)}'\n`;
+    })
+    .join('');
+}
+
+/** `argv` run with the environment of `file` (see formatEnvFile): only the file's path is on the command line. */
+export function envFileArgv(file: string, argv: string[]): string[] {
+  return ['/bin/sh', '-c', ENV_FILE_SCRIPT, file, ...argv];
 }

@@ -1,5 +1,6 @@
 /** Plain-text renderings of sessions shared by the CLI and the chat commands (no colours, no terminal). */
 import type { Condition } from '../store/condition.ts';
+import { cleanLine } from '../util/text.ts';
 import type { NewConversation, RespawnReport, SessionRow, SpawnResult } from './manager.ts';
 
 /** `SPAWNED  dc-123  name=general  workdir=/x  profile=default  (resumed)` or `ALIVE  dc-123`. */
@@ -7,7 +8,7 @@ export function formatSpawn(result: SpawnResult): string[] {
   if (result.status === 'ALIVE') return [`ALIVE  ${result.tmux}`];
   const lines = result.fresh ? [`FRESH  new session-id=${result.sessionId}`] : [];
   const how = result.mode === '--resume' ? 'resumed' : 'new conversation';
-  lines.push(`SPAWNED  ${result.tmux}  name=${result.name}  workdir=${result.workdir}  profile=${result.profile}  (${how})`);
+  lines.push(`SPAWNED  ${result.tmux}  name=${cleanLine(result.name)}  workdir=${cleanLine(result.workdir)}  profile=${result.profile}  (${how})`);
   return lines;
 }
 
@@ -43,7 +44,7 @@ export function formatRow(row: SessionRow, now?: number): string {
     row.pinned ? 'pinned' : '',
     row.status === 'CRASHLOOP' && row.lastExit ? `last: ${lastLine(row.lastExit)}` : '',
   ].filter(Boolean);
-  const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${row.name}${extras.length ? `  ${extras.join('  ')}` : ''}`;
+  const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.type.padEnd(7)}  ${cleanLine(row.name)}${extras.length ? `  ${extras.join('  ')}` : ''}`;
   return [line, ...formatNotes(row)].join('\n');
 }
 
@@ -53,7 +54,7 @@ export function formatRow(row: SessionRow, now?: number): string {
  */
 export function formatStatusRow(row: SessionRow, now: number): string {
   const times = `since ${formatAgo(row.since, now)}  in ${formatAgo(row.lastIn, now)}  out ${formatAgo(row.lastOut, now)}`;
-  const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${row.name}  ${times}  ${row.workdir ?? '—'}`;
+  const line = `  [${row.status.padEnd(4)}]  ${row.tmux.padEnd(24)}  ${cleanLine(row.name)}  ${times}  ${row.workdir ? cleanLine(row.workdir) : '—'}`;
   const crash = row.status === 'CRASHLOOP' && row.lastExit ? [`${NOTE_INDENT}last: ${lastLine(row.lastExit)}`] : [];
   return [line, ...crash, ...formatNotes(row)].join('\n');
 }
@@ -66,7 +67,7 @@ export function formatSessionLine(row: SessionRow, now: number, home?: string): 
   const cause = row.condition ? ` · ${row.condition.cause}` : '';
   const times = `since ${formatAgo(row.since, now)} · in ${formatAgo(row.lastIn, now)} · out ${formatAgo(row.lastOut, now)}`;
   const workdir = row.workdir ? ` · ${home && (row.workdir === home || row.workdir.startsWith(`${home}/`)) ? `~${row.workdir.slice(home.length)}` : row.workdir}` : '';
-  return `${row.status.padEnd(9)} ${row.name} (${row.id}) · ${times}${workdir}${cause}`;
+  return `${row.status.padEnd(9)} ${cleanLine(row.name)} (${row.id}) · ${times}${workdir}${cause}`;
 }
 
 /** Lines joined by newlines within `limit` characters: as many as fit, then `… and N more`. */
@@ -120,5 +121,5 @@ const ICONS: Record<Condition['state'], string> = { WAITING: '⏸', DEAF: '🔇'
 
 /** The message that tells the owner about a condition: state and cause, then the fix. */
 export function formatConditionNotice(name: string, condition: Pick<Condition, 'state' | 'cause' | 'fix'>): string {
-  return `${ICONS[condition.state]} ${condition.state} — session ${name}: ${condition.cause}.\nFix: ${condition.fix}.`;
+  return `${ICONS[condition.state]} ${condition.state} — session ${cleanLine(name)}: ${condition.cause}.\nFix: ${condition.fix}.`;
 }

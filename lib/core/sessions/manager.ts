@@ -19,7 +19,7 @@ import {
 import { parseEnvText } from '../config/env-file.ts';
 import { CrsError, formatError, usageError } from '../util/errors.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
-import { buildLaunch, formatLabel } from '../host/launch.ts';
+import { buildLaunch, envFileArgv, formatEnvFile, formatLabel } from '../host/launch.ts';
 import { isProcessAlive, withLock } from '../store/lock.ts';
 import { type Env, type Paths, assertId, stateDirOf, tmuxNameOf } from '../config/paths.ts';
 import type { Platform } from '../config/platform.ts';
@@ -176,13 +176,34 @@ export class SessionManager {
   }
 
   private cachedConfig: { stamp: string; config: Config } | undefined;
+  /** The version of config.env that did not load while an earlier one stays in use. */
+  private badConfigStamp: string | undefined;
 
-  /** config.env as it is now: re-read whenever the file changes, so a long-running daemon follows edits. */
+  /**
+   * Told once when config.env is edited into something that does not load while an earlier version
+   * is in use (that one is kept), and once more (with no error) when it loads again. A daemon logs it.
+   */
+  onConfigProblem?: (error: unknown) => void;
+
+  /**
+   * config.env as it is now: re-read whenever the file changes, so a long-running daemon follows edits.
+   * An edit that does not load keeps the settings already in use (a first load that fails throws).
+   */
   config(): Config {
     const stat = statSync(this.paths.configFile, { throwIfNoEntry: false });
     const stamp = stat ? `${stat.mtimeMs}:${stat.size}:${stat.ino}` : 'none';
-    if (this.cachedConfig?.stamp !== stamp) {
+    if (this.cachedConfig && (this.cachedConfig.stamp === stamp || this.badConfigStamp === stamp)) return this.cachedConfig.config;
+    try {
       this.cachedConfig = { stamp, config: loadConfig(this.platform, this.paths, this.deps.env) };
+    } catch (error) {
+      if (!this.cachedConfig) throw error;
+      this.badConfigStamp = stamp;
+      this.onConfigProblem?.(error);
+      return this.cachedConfig.config;
+    }
+    if (this.badConfigStamp !== undefined) {
+      this.badConfigStamp = undefined;
+      this.onConfigProblem?.(undefined);
     }
     return this.cachedConfig.config;
   }
@@ -443,7 +464,10 @@ export class SessionManager {
       });
       removeState(dir, 'stopping');
       try {
-        await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: launch.argv, env: launch.env, remainOnExit: true });
+        // The environment (a profile's token among it) goes through a 0600 file, never onto an argv.
+        const envFile = join(dir, STATE_FILES.launchEnv);
+        writeFileAtomic(envFile, formatEnvFile(launch.env), 0o600);
+        await this.deps.tmux.newSession({ name: tmuxName, cwd: plan.workdir, argv: envFileArgv(envFile, launch.argv), env: {}, remainOnExit: true });
       } catch (error) {
         if (/duplicate session/i.test(String(error))) return undefined;
         throw new CrsError(`Could not start tmux session ${tmuxName}: ${(error as Error).message}.`, {

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { CrsError } from '../util/errors.ts';
+import { cleanLine } from '../util/text.ts';
 import { readOptionalFile } from '../config/config.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
+import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.ts';
 import { withLock } from './lock.ts';
 import type { Paths } from '../config/paths.ts';
 import type { Platform } from '../config/platform.ts';
@@ -72,7 +72,7 @@ export function sortedEntries(registry: Registry): [string, RegistryEntry][] {
 }
 
 function cell(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|').replace(/`/g, "'");
+  return cleanLine(text).replace(/\|/g, '\\|').replace(/`/g, "'");
 }
 
 /** The SESSIONS.md table the original skill kept beside sessions.json. */
@@ -98,7 +98,7 @@ export async function updateRegistry<T>(
   platform: Platform,
   change: (registry: Registry) => T | Promise<T>,
 ): Promise<T> {
-  mkdirSync(paths.sessionsDir, { recursive: true });
+  ensurePrivateDir(paths.sessionsDir);
   return withLock(paths.lockFile, async () => {
     const registry = loadRegistry(paths, platform);
     const before = JSON.stringify(registry);

@@ -1,7 +1,7 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readOptionalFile } from '../config/config.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
+import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.ts';
 
 /** Small files of the per-session state folder. */
 export const STATE_FILES = {
@@ -25,6 +25,8 @@ export const STATE_FILES = {
   lastIn: '.last-in',
   /** When the session last answered in its chat (ISO time). */
   lastOut: '.last-out',
+  /** The environment its pane loads at start (0600: a profile's token may be in it). */
+  launchEnv: '.launch-env',
 } as const;
 
 export type StateFile = keyof typeof STATE_FILES;
@@ -81,10 +83,10 @@ export function writeAccess(dir: string, options: AccessOptions): void {
   writeFileAtomic(file, `${JSON.stringify(access, null, 2)}\n`, 0o600);
 }
 
-/** Creates `<dir>/{approved,inbox}` and the `.env` link to the platform's token file. */
+/** Creates `<dir>/{approved,inbox}` (all 0700, the sessions folder too) and the `.env` link to the platform's token file. */
 export function ensureStateDir(dir: string, tokenFile: string): void {
-  mkdirSync(join(dir, 'approved'), { recursive: true });
-  mkdirSync(join(dir, 'inbox'), { recursive: true });
+  ensurePrivateDir(dirname(dir));
+  for (const sub of ['', 'approved', 'inbox']) ensurePrivateDir(join(dir, sub));
   const link = join(dir, '.env');
   try {
     const stat = lstatSync(link);
@@ -103,15 +105,15 @@ export function linkSecret(dir: string): string {
   const existing = readOptionalFile(file)?.trim();
   if (existing && /^[0-9a-f]{64}$/.test(existing)) return existing;
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex');
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   writeFileAtomic(file, `${secret}\n`, 0o600);
   return secret;
 }
 
 /** Appends nothing, creates an empty marker file (`.suspended`, `.no-idle`). */
 export function touchState(dir: string, file: StateFile, content = ''): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, STATE_FILES[file]), content);
+  ensurePrivateDir(dir);
+  writeFileSync(join(dir, STATE_FILES[file]), content, { mode: 0o600 });
 }
 
 const ALWAYS_FILE = '.always-allow.json';

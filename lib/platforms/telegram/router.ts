@@ -2,7 +2,8 @@ import type { ConsolaInstance } from 'consola';
 import { Bot, BotError, type Context, GrammyError } from 'grammy';
 import type { Message, Update } from 'grammy/types';
 import { type Actor, type Authorize, createAuthorizer } from '../../core/control/authorize.ts';
-import { CHAT_COMMANDS, isChatCommand, runChatCommand } from '../../core/control/commands.ts';
+import { CHAT_COMMANDS, PRIVATE_CHAT_COMMANDS, isChatCommand, runChatCommand } from '../../core/control/commands.ts';
+import { cleanLine } from '../../core/util/text.ts';
 import type { SessionManager } from '../../core/sessions/manager.ts';
 import type { Clock } from '../../core/util/clock.ts';
 import { CrsError, formatError } from '../../core/util/errors.ts';
@@ -205,9 +206,28 @@ export class TelegramRouter {
     const reply = (text: string) => ctx.reply(text.slice(0, TEXT_LIMIT)).then(() => undefined);
     try {
       const input = (message.text ?? '').replace(/^\/\S+\s*/, '');
-      await reply(await runChatCommand(command, input, { manager: this.options.manager, log: this.options.log, session: chat, actor: String(from?.id) }));
+      const answer = await runChatCommand(command, input, { manager: this.options.manager, log: this.options.log, session: chat, actor: String(from?.id) });
+      if (message.chat.type === 'private' || !from || !(PRIVATE_CHAT_COMMANDS as readonly string[]).includes(command)) return await reply(answer);
+      const where = 'title' in message.chat && message.chat.title ? message.chat.title : this.sessionName(chat);
+      await reply(await this.answerPrivately(from.id, `/${command} in ${cleanLine(where)} (${chat}):\n${answer}`));
     } catch (error) {
       await reply(`⚠️ ${formatError(error)}`).catch(() => {});
+    }
+  }
+
+  /**
+   * Sends an answer that shows private data to its owner's own chat with the bot (a group's members
+   * must not read it) and returns the pointer to post in the group instead. The bot cannot open that
+   * chat itself: until the owner has, the group is told so, and still not the answer.
+   */
+  private async answerPrivately(owner: number, text: string): Promise<string> {
+    try {
+      await this.bot.api.sendMessage(owner, text.slice(0, TEXT_LIMIT));
+      return '📬 Sent to you in our private chat (it shows private data).';
+    } catch (error) {
+      this.options.log.warn(`could not answer ${owner} privately: ${formatError(error)}`);
+      const me = this.bot.botInfo?.username;
+      return `This answer shows private data, so it is not posted here, and I cannot write to you privately: open a chat with ${me ? `@${me}` : 'me'}, send /start, then ask again.`;
     }
   }
 

@@ -1,6 +1,7 @@
 import { AttachmentBuilder, type AutocompleteInteraction, type ChatInputCommandInteraction, type Interaction, MessageFlags } from 'discord.js';
 import { loadWorkdirMap } from '../../../core/config/config.ts';
 import { CrsError, formatError } from '../../../core/util/errors.ts';
+import { PRIVATE_CHAT_COMMANDS } from '../../../core/control/commands.ts';
 import { handleDiscover } from './handlers/discover.ts';
 import { handlePermissionButton } from './handlers/permission.ts';
 import { handleAsk, handleRun } from './handlers/run.ts';
@@ -24,6 +25,15 @@ const HANDLERS: Record<string, CommandHandler> = {
 
 const REFUSAL = 'Only the owner of these sessions can use this command.';
 const BUTTON_REFUSAL = 'Only the owner can answer this.';
+
+/** `/session` subcommands besides the chat commands whose answer shows the session's screen. */
+const PRIVATE_SESSION_SUBCOMMANDS = ['snapshot', 'history', 'watch'];
+
+/** Whether a command's answer shows private data, and so is seen by its owner only (an ephemeral reply). */
+export function isPrivateCommand(command: string, sub: string | null): boolean {
+  if (command === 'session') return (PRIVATE_CHAT_COMMANDS as readonly string[]).includes(sub ?? '') || PRIVATE_SESSION_SUBCOMMANDS.includes(sub ?? '');
+  return command === 'skills' && sub === 'list';
+}
 
 function describe(interaction: ChatInputCommandInteraction | AutocompleteInteraction): string {
   const sub = interaction.options.getSubcommand(false);
@@ -107,7 +117,9 @@ export async function handleInteraction(interaction: Interaction, deps: SlashDep
   const what = describe(interaction);
   const handler = HANDLERS[interaction.commandName];
   try {
-    await interaction.deferReply();
+    // Private answers (a status, a screen, a skill list) are for the owner's eyes only, even in a shared channel.
+    const ephemeral = isPrivateCommand(interaction.commandName, interaction.options.getSubcommand(false));
+    await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     if (!handler) throw new CrsError(`Unknown command /${interaction.commandName}.`, { hint: 'Run `discord-slash-daemon register`.' });
     const reply = await handler(interaction, deps);
     await interaction.editReply(toMessage(reply) as never);
