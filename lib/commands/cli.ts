@@ -43,7 +43,9 @@ function aliasesOf(def: ArgsDef[string]): string[] {
  * taken by citty as a flag, so the words then go after a `--`, in their order.
  */
 async function checkArgs(cmd: AnyCommand, rest: string[]): Promise<string[]> {
-  if (await resolve(cmd.subCommands)) return rest;
+  // A group without a run of its own: citty names an unknown verb. One that runs (a daemon with verbs beside it)
+  // is checked like any verb, so `discord-watchdog --bogus` or a mistyped verb runs nothing.
+  if ((await resolve(cmd.subCommands)) && !cmd.run) return rest;
   const defs = (await resolve(cmd.args)) ?? {};
   const known = new Set<string>();
   let positionals = 0;

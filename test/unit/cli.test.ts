@@ -90,6 +90,19 @@ describe('bad input is a usage error (exit 2) that runs nothing', () => {
     expect(existsSync(join(sb.sessionsDir, 'sessions.json'))).toBe(false);
   });
 
+  test.each<[string, string[], RegExp]>([
+    ['an unknown option', ['--bogus'], /Unknown option --bogus\./],
+    ['a mistyped verb', ['instal-service'], /Too many arguments: instal-service\./],
+  ])('a daemon with verbs beside it: %s runs nothing', async (_, args, message) => {
+    for (const program of ['discord-watchdog', 'discord-slash-daemon']) {
+      const result = await sb.runBin(program, args);
+      expect(result.code).toBe(2);
+      expect(result.err).toMatch(message);
+    }
+    expect(await sb.tmux.listSessions()).toEqual(new Map());
+    expect(existsSync(join(sb.sessionsDir, 'watchdog.pid'))).toBe(false);
+  });
+
   test('an option given with = is accepted', async () => {
     const result = await sb.run('list', '--json=true');
     expect(result.code).toBe(0);
