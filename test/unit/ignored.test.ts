@@ -46,6 +46,9 @@ describe('a killed channel stays without a session', () => {
     expect(Object.keys(sb.registry())).toEqual([busy.id]);
     const list = await sb.run('list');
     expect(list.out).toMatch(new RegExp(`^  \\[IGNORED\\]  dc-${quiet.id}\\s+quiet  \\(killed`, 'm'));
+    const status = await sb.run('status', '--json');
+    expect(JSON.parse(status.out).ignored).toEqual([{ id: quiet.id, name: 'quiet' }]);
+    expect((await sb.run('status')).out).toMatch(new RegExp(`^  \\[IGNORED\\]  dc-${quiet.id}\\s+quiet  \\(killed`, 'm'));
   }, 20_000);
 
   test('discover and discover-all leave it alone and say so', async () => {

@@ -1,11 +1,11 @@
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatRow } from '../../core/sessions/format.ts';
+import { formatIgnored, formatRow } from '../../core/sessions/format.ts';
 
 export default (ctx: CommandContext) =>
   defineCommand({
-    meta: { name: 'list', description: 'Sessions with their status (UP, WAITING, DEAF, LIMITED, LOGGED_OUT, DOWN, SUSPENDED, CRASHLOOP), cause and fix; IGNORED: channels killed' },
+    meta: { name: 'list', description: 'Sessions with their status (UP, BUSY, WAITING, DEAF, LIMITED, LOGGED_OUT, DOWN, SUSPENDED, CRASHLOOP), cause and fix; IGNORED: channels killed' },
     args: { ...jsonArg },
     async run({ args }) {
       const rows = await ctx.manager.list();
@@ -16,7 +16,7 @@ export default (ctx: CommandContext) =>
       for (const row of rows) ctx.io.out(formatRow(row, now));
       // Channels killed by the owner: no session, and discovery starts none.
       for (const [id, name] of Object.entries(ctx.manager.ignored())) {
-        ctx.io.out(`  [IGNORED]  ${ctx.manager.tmuxName(id).padEnd(24)}  ${name || id}  (killed: discovery starts none; spawn or wake does)`);
+        ctx.io.out(formatIgnored(ctx.manager.tmuxName(id), name || id));
       }
     },
   });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { defineCommand } from 'citty';
 import { jsonArg } from '../_args.ts';
 import type { CommandContext } from '../_context.ts';
-import { formatStatusRow } from '../../core/sessions/format.ts';
+import { formatIgnored, formatStatusRow } from '../../core/sessions/format.ts';
 import { daemonState, describeDaemon, formatDaemon, platformDaemons } from '../../daemons/state.ts';
 
 export default (ctx: CommandContext) =>
@@ -17,11 +17,13 @@ export default (ctx: CommandContext) =>
       const watchdog = daemonState(live, `${platform.prefix}-watchdog`, paths.watchdogPidFile);
       const daemons = platformDaemons(platform, paths).map((ref) => describeDaemon(live, ref, paths.sessionsDir, now));
       const sessions = await manager.list();
+      // Channels the owner killed: no session, and discovery starts none.
+      const ignored = Object.entries(manager.ignored()).map(([id, name]) => ({ id, name }));
       const token = existsSync(paths.tokenFile);
       if (args.json) {
         return ctx.io.out(
           JSON.stringify(
-            { tokenFile: paths.tokenFile, token, guildId: config.guildId ?? null, allowedUserIds: config.allowedUserIds, sessionsDir: paths.sessionsDir, watchdog, daemons, sessions },
+            { tokenFile: paths.tokenFile, token, guildId: config.guildId ?? null, allowedUserIds: config.allowedUserIds, sessionsDir: paths.sessionsDir, watchdog, daemons, sessions, ignored },
             null,
             2,
           ),
@@ -38,5 +40,6 @@ export default (ctx: CommandContext) =>
       ctx.io.out(`${platform.label} Sessions:`);
       if (sessions.length === 0) ctx.io.out('  (none)');
       for (const row of sessions) ctx.io.out(formatStatusRow(row, now));
+      for (const { id, name } of ignored) ctx.io.out(formatIgnored(manager.tmuxName(id), name || id));
     },
   });

@@ -70,6 +70,11 @@ export function formatSessionLine(row: SessionRow, now: number, home?: string): 
   return `${row.status.padEnd(9)} ${cleanLine(row.name)} (${row.id}) · ${times}${workdir}${cause}`;
 }
 
+/** A channel the owner killed, as `list` and `status` show it. */
+export function formatIgnored(tmuxName: string, name: string): string {
+  return `  [IGNORED]  ${tmuxName.padEnd(24)}  ${name}  (killed: discovery starts none; spawn or wake does)`;
+}
+
 /** Lines joined by newlines within `limit` characters: as many as fit, then `… and N more`. */
 export function joinWithin(lines: string[], limit: number): string {
   const kept: string[] = [];
