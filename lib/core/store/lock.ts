@@ -4,14 +4,28 @@ import { CrsError, errnoCode } from '../util/errors.ts';
 const LOCK_TIMEOUT_MS = 15_000;
 const LOCK_STALE_MS = 60_000;
 
-/** Whether a process with this pid exists (signal 0 probes without sending anything). */
+/**
+ * Whether a process with this pid runs (signal 0 probes without sending anything). One that has exited
+ * but was not reaped yet (a zombie) does not: when tmux exits with its last session, the killed pane
+ * process goes to pid 1, which may reap it seconds later (an init of a container or VM) or never.
+ */
 export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return errnoCode(error) === 'EPERM';
+    if (errnoCode(error) !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+/** Linux's process state `Z` (or `X`) in /proc; elsewhere (no /proc) false. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
