@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { isProcessAlive } from '../core/store/lock.ts';
 import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
+import { pollUntil } from '../core/util/poll.ts';
 import type { Env } from '../core/config/paths.ts';
 import type { Tmux } from '../core/host/tmux.ts';
 import type { Duty } from './scheduler.ts';
@@ -105,8 +106,7 @@ export async function stopDaemon(tmux: Tmux, name: string, pidFile?: string): Pr
       process.kill(pid, 'SIGTERM');
       stopped = true;
     } catch {}
-    const deadline = Date.now() + 5000;
-    while (isProcessAlive(pid) && Date.now() < deadline) await Bun.sleep(50);
+    await pollUntil(() => !isProcessAlive(pid), { timeoutMs: 5000, intervalMs: 50 });
   }
   return stopped;
 }

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { CrsError, errnoCode } from '../util/errors.ts';
+import { retryDelay } from '../util/retry.ts';
 
 const LOCK_TIMEOUT_MS = 15_000;
 const LOCK_STALE_MS = 60_000;
@@ -73,7 +74,7 @@ function breakIfStale(file: string): void {
 /** Runs `fn` while holding an exclusive lock file (O_EXCL create; stale locks of dead processes are broken). */
 export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
   const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  let delay = 2;
+  let tries = 0;
   while (!tryAcquire(file)) {
     breakIfStale(file);
     if (Date.now() > deadline) {
@@ -81,8 +82,8 @@ export async function withLock<T>(file: string, fn: () => T | Promise<T>): Promi
         hint: 'Another command is still running; if none is, delete the file.',
       });
     }
+    const delay = retryDelay(++tries, { baseMs: 2, maxMs: 50 });
     await Bun.sleep(delay + Math.random() * delay);
-    delay = Math.min(delay * 2, 50);
   }
   try {
     return await fn();
