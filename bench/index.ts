@@ -12,7 +12,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tmux } from '../lib/core/host/tmux.ts';
-import { ROOT, Sandbox } from '../test/helpers.ts';
+import { ROOT, Sandbox, waitFor } from '../test/helpers.ts';
 
 const ID_BASE = 1200000000000000000n;
 const LIST_RUNS = 20;
@@ -186,13 +186,10 @@ async function main(): Promise<void> {
     }
 
     // Wait until every stand-in is up, so the listings below see `sessions` live panes.
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    for (;;) {
+    await waitFor(async () => {
       const live = [...(await sb.tmux.listSessions()).values()].filter((s) => s.name.startsWith('dc-') && !s.dead);
-      if (live.length === sessions && sb.claudeRuns().length >= sessions) break;
-      if (Date.now() > deadline) throw new Error(`bench: only ${live.length} of ${sessions} sessions are live after ${SETTLE_TIMEOUT_MS} ms`);
-      await Bun.sleep(100);
-    }
+      return live.length === sessions && sb.claudeRuns().length >= sessions;
+    }, SETTLE_TIMEOUT_MS, `all ${sessions} sessions to be live`, 100);
     const rows = await ctx.manager.list();
     const up = rows.filter((r) => r.status === 'UP').length;
     if (up !== sessions) throw new Error(`bench: manager.list() shows ${up} UP of ${sessions}`);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { TELEGRAM } from '../lib/core/config/platform.ts';
 import { type RunningProgram, startProgram } from '../test/e2e/real-claude.ts';
 import { FakeTelegram } from '../test/fakes/telegram.ts';
-import { ROOT, Sandbox } from '../test/helpers.ts';
+import { ROOT, Sandbox, waitFor } from '../test/helpers.ts';
 
 const SESSIONS = 20;
 const OWNER = 123456789;
@@ -26,14 +26,6 @@ const DELIVERY_TIMEOUT_MS = 120_000;
 /** After the last delivery, time for every bridge to finish its confirmation and go idle. */
 const SETTLE_MS = 3000;
 const BRIDGE_GOAL_MB = 40;
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 /**
  * `Rss`, `Pss` (shared pages divided among the processes sharing them: what one more bridge costs)
@@ -117,7 +109,7 @@ async function main(): Promise<void> {
   try {
     console.error(`bench: load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     serve = await startProgram('telegram-session-manager', ['serve'], sb.env);
-    await until(() => fake.polling, 20_000, 'the router to poll');
+    await waitFor(() => fake.polling, 20_000, 'the router to poll');
     const chats = Array.from({ length: SESSIONS }, (_, i) => CHAT_BASE - 1 - i);
     console.error(`bench: one message to each of ${SESSIONS} chats…`);
     for (const chat of chats) fake.userMessage(chat, { fromId: OWNER, username: 'owner', text: `hello ${chat}`, chatType: 'group', chatTitle: `bench ${chat}` });
@@ -128,7 +120,7 @@ async function main(): Promise<void> {
         return false;
       }
     };
-    await until(() => chats.every(received), DELIVERY_TIMEOUT_MS, `each of ${SESSIONS} sessions to receive its message`);
+    await waitFor(() => chats.every(received), DELIVERY_TIMEOUT_MS, `each of ${SESSIONS} sessions to receive its message`);
     await Bun.sleep(SETTLE_MS);
 
     const bridges = findBridges(chats);

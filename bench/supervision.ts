@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { FakeDiscord } from '../test/fakes/discord.ts';
-import { OWNER_ID, ROOT, Sandbox } from '../test/helpers.ts';
+import { OWNER_ID, ROOT, Sandbox, waitFor } from '../test/helpers.ts';
 
 const TRIALS = 20;
 const CHANNEL_TRIALS = 10;
@@ -22,14 +22,6 @@ const percentile = (samples: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 };
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
@@ -55,10 +47,10 @@ async function respawnBench(): Promise<string[]> {
   try {
     const ids = Array.from({ length: TRIALS }, (_, i) => fake.addChannel(`bench-${i}`).id);
     proc = start(sb, 'discord-watchdog');
-    await until(async () => {
+    await waitFor(async () => {
       const live = await sb.tmux.listSessions();
       return ids.every((id) => live.get(`dc-${id}`) && !live.get(`dc-${id}`)!.dead);
-    }, 30_000, 'discovery of the bench channels');
+    }, 30_000, 'discovery of the bench channels', 10);
     // A session killed within 10 s of its start counts towards a crash loop: let them age first.
     await Bun.sleep(10_500);
     const samples: number[] = [];
@@ -68,10 +60,10 @@ async function respawnBench(): Promise<string[]> {
       const before = (await sb.tmux.listSessions()).get(name)!.panePid;
       const t0 = performance.now();
       await sb.tmux.killSession(name);
-      await until(async () => {
+      await waitFor(async () => {
         const info = (await sb.tmux.listSessions()).get(name);
         return Boolean(info && !info.dead && info.panePid !== before);
-      }, 10_000, `respawn of ${name}`);
+      }, 10_000, `respawn of ${name}`, 10);
       samples.push(performance.now() - t0);
       const t1 = performance.now();
       await sb.tmux.run(['new-session', '-d', '-s', `raw-${id}`, '--', 'sleep', '60']);
@@ -94,12 +86,12 @@ async function slashBench(): Promise<string[]> {
     const spawned = Bun.spawnSync(['bun', join(ROOT, 'bin/discord-session-manager.ts'), 'spawn', general.id, '--name', 'general'], { env: sb.env as Record<string, string> });
     if (spawned.exitCode !== 0) throw new Error(`bench: spawn failed: ${spawned.stderr}`);
     proc = start(sb, 'discord-slash-daemon');
-    await until(() => fake.commands.length > 0 && fake.gatewayClients > 0, 20_000, 'the slash daemon to connect');
+    await waitFor(() => fake.commands.length > 0 && fake.gatewayClients > 0, 20_000, 'the slash daemon to connect', 10);
     const connected = rssMb(proc.pid);
     const t0 = performance.now();
     for (let i = 0; i < INTERACTIONS; i++) {
       const handle = fake.interaction({ name: 'session', channelId: general.id, options: [{ type: 1, name: 'status', options: [] }] as never });
-      await until(() => handle.replies().some((r) => r.kind === 'edit-original'), 10_000, `interaction ${i}`);
+      await waitFor(() => handle.replies().some((r) => r.kind === 'edit-original'), 10_000, `interaction ${i}`, 10);
     }
     const perInteraction = (performance.now() - t0) / INTERACTIONS;
     Bun.gc(true);
@@ -109,10 +101,10 @@ async function slashBench(): Promise<string[]> {
     for (let i = 0; i < CHANNEL_TRIALS; i++) {
       const t1 = performance.now();
       const channel = fake.createChannelEvent(`created-${i}`);
-      await until(async () => {
+      await waitFor(async () => {
         const info = (await sb.tmux.listSessions()).get(`dc-${channel.id}`);
         return Boolean(info && !info.dead);
-      }, 10_000, `the session of created-${i}`);
+      }, 10_000, `the session of created-${i}`, 10);
       channelSamples.push(performance.now() - t1);
     }
     const floor = Bun.spawnSync(['sh', '-c', `ps -o rss= -p ${process.pid}`]).stdout.toString().trim();

@@ -11,6 +11,7 @@ import type { Env } from '../lib/core/config/paths.ts';
 import { DISCORD, type Platform } from '../lib/core/config/platform.ts';
 import { runCli } from '../lib/commands/program.ts';
 import { Tmux, createTmuxRunner } from '../lib/core/host/tmux.ts';
+import { pollUntil } from '../lib/core/util/poll.ts';
 
 export const ROOT = resolve(import.meta.dir, '..');
 export const FAKE_CLAUDE = join(ROOT, 'test/fakes/claude');
@@ -197,13 +198,9 @@ export class Sandbox {
   }
 }
 
-/** Polls `check` every 25 ms until it is true or the deadline passes. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(25);
-  }
+/** Polls `check` (every 25 ms unless told) until it is true; throws once the deadline passes. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition', intervalMs = 25): Promise<void> {
+  if (!(await pollUntil(check, { timeoutMs, intervalMs }))) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** The value after `flag` in an argv. */

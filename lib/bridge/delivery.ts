@@ -1,5 +1,6 @@
 import { basename, dirname } from 'node:path';
 import type { Clock } from '../core/util/clock.ts';
+import { pollUntil } from '../core/util/poll.ts';
 import { findTranscript, TranscriptWatch } from '../core/host/transcript.ts';
 import type { McpServer } from './mcp.ts';
 
@@ -108,12 +109,7 @@ export class ChannelDelivery {
     return this.until(() => this.listings > before, PROBE_MS, signal);
   }
 
-  private async until(check: () => boolean, ms: number, signal: AbortSignal): Promise<boolean> {
-    const deadline = this.clock.now() + ms;
-    for (;;) {
-      if (check()) return true;
-      if (signal.aborted || this.clock.now() >= deadline) return false;
-      await this.clock.sleep(POLL_MS, signal);
-    }
+  private until(check: () => boolean, ms: number, signal: AbortSignal): Promise<boolean> {
+    return pollUntil(check, { timeoutMs: ms, intervalMs: POLL_MS, clock: this.clock, signal });
   }
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/util/clock.ts';
+import { pollUntil } from '../core/util/poll.ts';
 import { recordCondition } from '../core/store/condition.ts';
 import { writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { BUSY, classifyPane } from '../core/host/pane.ts';
@@ -53,25 +54,25 @@ export function bridgeChannelArgs(platform: Platform, env: Env, paths: Paths) {
  * WAITING condition (in the state dir `conditionDir` names) and the wait ends.
  */
 export function answerDevChannelDialog(platform: Platform, tmux: Tmux, clock: Clock, conditionDir?: (tmuxName: string) => string | undefined) {
-  return async (tmuxName: string): Promise<void> => {
-    const deadline = clock.now() + DIALOG_WAIT_MS;
-    while (clock.now() < deadline) {
-      const info = (await tmux.listSessions()).get(tmuxName);
-      if (!info || info.dead) return;
-      const screen = await tmux.capturePane(tmuxName).catch(() => '');
-      const reading = classifyPane(screen, { platform: platform.key, now: clock.now() });
-      if (reading.kind === 'dev-channels-dialog') {
-        await tmux.sendKeys(tmuxName, ['Enter']);
-        return;
-      }
-      if (reading.dialog) {
-        const dir = conditionDir?.(tmuxName);
-        if (dir && reading.condition) recordCondition(dir, 'pane', { ...reading.condition, since: clock.now() });
-        return;
-      }
-      // The prompt, or Claude Code already at work: there is no dialog to wait for.
-      if (/(^|\s)[>❯]\s*$/m.test(screen) || BUSY.test(screen) || reading.condition) return;
-      await Bun.sleep(DIALOG_POLL_MS);
+  /** One look at the pane; true when the wait is over. */
+  const settled = async (tmuxName: string): Promise<boolean> => {
+    const info = (await tmux.listSessions()).get(tmuxName);
+    if (!info || info.dead) return true;
+    const screen = await tmux.capturePane(tmuxName).catch(() => '');
+    const reading = classifyPane(screen, { platform: platform.key, now: clock.now() });
+    if (reading.kind === 'dev-channels-dialog') {
+      await tmux.sendKeys(tmuxName, ['Enter']);
+      return true;
     }
+    if (reading.dialog) {
+      const dir = conditionDir?.(tmuxName);
+      if (dir && reading.condition) recordCondition(dir, 'pane', { ...reading.condition, since: clock.now() });
+      return true;
+    }
+    // The prompt, or Claude Code already at work: there is no dialog to wait for.
+    return /(^|\s)[>❯]\s*$/m.test(screen) || BUSY.test(screen) || Boolean(reading.condition);
+  };
+  return async (tmuxName: string): Promise<void> => {
+    await pollUntil(() => settled(tmuxName), { timeoutMs: DIALOG_WAIT_MS, intervalMs: DIALOG_POLL_MS, clock });
   };
 }

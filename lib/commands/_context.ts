@@ -1,7 +1,7 @@
 import type { CliIO } from './cli.ts';
 import type { Prompt } from './_prompt.ts';
 import type { AppContext } from '../app.ts';
-import { DiscordApi, discordApiUrl } from '../platforms/discord/api.ts';
+import { type DiscordApi, discordApiUrl, sharedDiscordApi } from '../platforms/discord/api.ts';
 import type { ServiceHost } from '../daemons/service.ts';
 
 /** What every command of a session-manager program is given. */
@@ -21,7 +21,7 @@ export interface CommandContext extends AppContext {
   serviceHost?: ServiceHost;
 }
 
-/** A Discord REST client with the configured token and `DISCORD_API_URL`. */
+/** The process's Discord REST client, with the configured token and `DISCORD_API_URL`. */
 export function discordApi(ctx: CommandContext): DiscordApi {
-  return new DiscordApi({ token: ctx.manager.botToken(), baseUrl: discordApiUrl(ctx.env) });
+  return sharedDiscordApi(ctx.manager.botToken(), discordApiUrl(ctx.env));
 }

@@ -6,6 +6,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../core/store/fs-atomic.ts';
 import { formatHolder, isProcessAlive, parseHolder } from '../core/store/lock.ts';
 import { formatLogLine } from '../core/util/log.ts';
 import type { Clock } from '../core/util/clock.ts';
+import { pollUntil } from '../core/util/poll.ts';
 import type { Env } from '../core/config/paths.ts';
 import { NETWORK_ENV } from '../core/host/launch.ts';
 import type { Tmux } from '../core/host/tmux.ts';
@@ -124,8 +125,7 @@ export async function stopDaemon(tmux: Tmux, name: string, pidFile?: string): Pr
       process.kill(pid, 'SIGTERM');
       stopped = true;
     } catch {}
-    const deadline = Date.now() + 5000;
-    while (isProcessAlive(pid) && Date.now() < deadline) await Bun.sleep(50);
+    await pollUntil(() => !isProcessAlive(pid), { timeoutMs: 5000, intervalMs: 50 });
   }
   return stopped;
 }

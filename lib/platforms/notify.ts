@@ -1,6 +1,6 @@
 import type { Condition } from '../core/store/condition.ts';
 import { formatConditionNotice } from '../core/sessions/format.ts';
-import { DiscordApi, discordApiUrl } from './discord/api.ts';
+import { discordApiUrl, sharedDiscordApi } from './discord/api.ts';
 import type { SessionManager } from '../core/sessions/manager.ts';
 
 /** Posts one message into a session's own chat (Discord channel or thread, Telegram chat). */
@@ -22,7 +22,7 @@ export function createChatPoster(manager: SessionManager): ChatPoster {
   const env = manager.deps.env;
   if (manager.platform.key === 'discord') {
     return async (id, text) => {
-      await new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(env) }).sendMessage(id, text);
+      await sharedDiscordApi(manager.botToken(), discordApiUrl(env)).sendMessage(id, text);
     };
   }
   return async (id, text) => {

@@ -5,6 +5,7 @@ import type { SessionManager } from '../core/sessions/manager.ts';
 import type { TmuxSessionInfo } from '../core/host/tmux.ts';
 import type { Clock } from '../core/util/clock.ts';
 import { CrsError, formatError } from '../core/util/errors.ts';
+import { retryDelay } from '../core/util/retry.ts';
 import { Inbox, type InboxEntry } from './inbox.ts';
 import type { PendingPermission, PermissionChoice, PermissionOutcome } from './permissions.ts';
 import type { Actor } from '../core/control/authorize.ts';
@@ -240,7 +241,7 @@ export class Router {
   private async restartForLiveness(session: string, why: string): Promise<void> {
     const now = this.options.clock.now();
     const last = this.restarts.get(session);
-    const wait = last ? Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MS * 2 ** (last.count - 1)) : 0;
+    const wait = retryDelay(last?.count ?? 0, { baseMs: RESTART_BACKOFF_MS, maxMs: RESTART_BACKOFF_MAX_MS });
     if (last && now - last.at < wait) return;
     this.restarts.set(session, { at: now, count: (last?.count ?? 0) + 1 });
     this.unlinkedSince.delete(session);

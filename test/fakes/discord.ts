@@ -147,6 +147,8 @@ interface Failure {
   pattern: RegExp;
   status: number;
   retryAfter?: number;
+  /** A 429 for every route of the bot (`X-RateLimit-Global`), not just this one. */
+  global?: boolean;
   remaining: number;
 }
 
@@ -271,6 +273,8 @@ export class FakeDiscord {
   readonly channels = new Map<string, FakeChannel>();
   readonly messages = new Map<string, FakeMessage[]>();
   readonly requests: FakeRequest[] = [];
+  /** The user agent of each of `requests`: the gateway client's says `discord.js/<version>`. */
+  readonly userAgents = new WeakMap<FakeRequest, string>();
   /** Commands registered through the REST API (guild and global). */
   readonly commands: FakeCommand[] = [];
   /** IDENTIFY payloads the gateway received, token included. */
@@ -351,9 +355,9 @@ export class FakeDiscord {
     return message;
   }
 
-  /** The next `times` requests whose "METHOD /path" matches get `status`. */
-  fail(pattern: RegExp, status: number, times = Number.POSITIVE_INFINITY, retryAfter?: number): void {
-    this.failures.push({ pattern, status, remaining: times, retryAfter });
+  /** The next `times` requests whose "METHOD /path" matches get `status` (a 429: `global` for all routes). */
+  fail(pattern: RegExp, status: number, times = Number.POSITIVE_INFINITY, retryAfter?: number, global = false): void {
+    this.failures.push({ pattern, status, remaining: times, retryAfter, global });
   }
 
   /**
@@ -618,7 +622,9 @@ export class FakeDiscord {
     }
     const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10/, '');
     const { body, files } = await parseBody(request);
-    this.requests.push({ method: request.method, path: `${path}${url.search}`, body, ...(files.length ? { files } : {}) });
+    const recorded: FakeRequest = { method: request.method, path: `${path}${url.search}`, body, ...(files.length ? { files } : {}) };
+    this.requests.push(recorded);
+    this.userAgents.set(recorded, request.headers.get('user-agent') ?? '');
 
     const failure = this.failures.find((f) => f.remaining > 0 && f.pattern.test(`${request.method} ${path}`));
     if (failure) {
@@ -626,8 +632,8 @@ export class FakeDiscord {
       if (failure.status === 429) {
         const after = failure.retryAfter ?? 60;
         return Response.json(
-          { message: 'You are being rate limited.', retry_after: after, global: false },
-          { status: 429, headers: { 'retry-after': String(after), 'x-ratelimit-scope': 'user' } },
+          { message: 'You are being rate limited.', retry_after: after, global: Boolean(failure.global) },
+          { status: 429, headers: { 'retry-after': String(after), 'x-ratelimit-scope': 'user', ...(failure.global ? { 'x-ratelimit-global': 'true' } : {}) } },
         );
       }
       return Response.json({ message: `Fake failure ${failure.status}`, code: 0 }, { status: failure.status });

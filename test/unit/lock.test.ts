@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { isProcessAlive, parseHolder, processStartTime, withLock } from '../../lib/core/store/lock.ts';
 import { sweepTempFiles, tempFileOf, writeFileAtomic } from '../../lib/core/store/fs-atomic.ts';
+import { waitFor } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crs-lock-'));
 /** A live process that is not this one: a lock or pid file may name it. */
@@ -33,6 +34,25 @@ describe('isProcessAlive', () => {
     ['a fraction', 1.5, false],
   ])('%s → %p', (_, pid, alive) => {
     expect(isProcessAlive(pid)).toBe(alive);
+  });
+
+  test('a process that exited but was not reaped (a zombie) is not alive', async () => {
+    // `sh` starts `true` in the background and becomes `sleep`, which never reaps it.
+    const parent = Bun.spawn(['sh', '-c', 'true & echo $!; exec sleep 30'], { stdout: 'pipe' });
+    try {
+      const reader = parent.stdout.getReader();
+      const zombie = Number(new TextDecoder().decode((await reader.read()).value).trim());
+      const state = () => {
+        const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      };
+      await waitFor(() => state() === 'Z', 5000, `pid ${zombie} to become a zombie`);
+      expect(isProcessAlive(zombie)).toBe(false);
+      expect(isProcessAlive(parent.pid)).toBe(true);
+    } finally {
+      parent.kill();
+      await parent.exited;
+    }
   });
 });
 

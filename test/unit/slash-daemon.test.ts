@@ -298,6 +298,14 @@ describe('slash daemon: skills, run, ask, discover', () => {
     expect(await sb.tmux.hasSession(`dc-${newer.id}`)).toBe(true);
   });
 
+  test('every REST call of the daemon goes through its gateway client: one client, one set of rate limits', async () => {
+    const before = fake.requests.length;
+    await finalReply(fake.interaction({ name: 'discover', channelId: general.id }));
+    const calls = fake.requests.slice(before);
+    expect(calls.map((r) => `${r.method} ${r.path}`)).toContainEqual(expect.stringMatching(/^GET \/guilds\/\d+\/channels/));
+    for (const call of calls) expect(`${call.method} ${call.path}: ${fake.userAgents.get(call)}`).toContain('discord.js/');
+  });
+
   test('a reply longer than 2000 characters becomes a file', () => {
     const message = toMessage({ content: 'x'.repeat(2500) });
     expect(message.content!.length).toBeLessThan(2000);

@@ -6,6 +6,7 @@ import { formatCondition, formatNewConversation, formatSessionLine, formatSpawn,
 import { type SessionManager, type SessionRow, isRunning } from '../sessions/manager.ts';
 import { clearAlwaysAllowed, loadAlwaysAllowed } from '../store/state.ts';
 import { cleanLine } from '../util/text.ts';
+import { pollUntil } from '../util/poll.ts';
 
 /**
  * The chat commands every platform offers an owner, written once: each takes the session of the chat
@@ -112,12 +113,8 @@ const DIALOG_POLL_MS = 100;
  */
 async function afterDialog(manager: SessionManager, tmux: string, answered: string): Promise<void> {
   const { clock, tmux: panes } = manager.deps;
-  const deadline = clock.now() + DIALOG_GONE_MS;
-  while (clock.now() < deadline) {
-    const screen = await panes.capturePane(tmux).catch(() => '');
-    if (classifyPane(screen, { platform: manager.platform.key }).kind !== answered) break;
-    await clock.sleep(DIALOG_POLL_MS);
-  }
+  const gone = async () => classifyPane(await panes.capturePane(tmux).catch(() => ''), { platform: manager.platform.key }).kind !== answered;
+  await pollUntil(gone, { timeoutMs: DIALOG_GONE_MS, intervalMs: DIALOG_POLL_MS, clock });
   await manager.deps.afterStart?.(tmux);
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { readOptionalFile } from '../config/config.ts';
 import { writeFileAtomic } from '../store/fs-atomic.ts';
+import { retryDelay } from '../util/retry.ts';
 
 /** A session that dies sooner than this after its start counts as a quick death. */
 export const QUICK_DEATH_MS = 10_000;
@@ -22,8 +23,7 @@ export const NO_CRASHES: CrashState = { startedAt: null, quickDeaths: 0, backoff
 
 /** The wait after the n-th quick death in a row: 30 s, 1 min, 2 min, … capped at 15 min. */
 export function backoffDelay(quickDeaths: number): number {
-  if (quickDeaths < CRASH_LOOP_DEATHS) return 0;
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (quickDeaths - CRASH_LOOP_DEATHS));
+  return retryDelay(quickDeaths - CRASH_LOOP_DEATHS + 1, { baseMs: BACKOFF_BASE_MS, maxMs: BACKOFF_MAX_MS });
 }
 
 export function recordStart(state: CrashState, now: number): CrashState {

@@ -1,6 +1,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../util/clock.ts';
+import { pollUntil } from '../util/poll.ts';
 import { type Condition, activeCondition, clearConditions, currentCondition } from '../store/condition.ts';
 import { clearTurn, readTurn, turnRunning } from '../store/turn.ts';
 import { BUSY, classifyPane } from '../host/pane.ts';
@@ -35,8 +36,8 @@ import type { Tmux, TmuxSessionInfo } from '../host/tmux.ts';
 const LAST_EXIT_LINES = 30;
 /** Scrollback searched for them (the pane is taller than the output of a quick crash). */
 const LAST_EXIT_SCROLLBACK = 500;
-/** How long stopping a pane waits for its Claude Code process to exit (200 × 50 ms), polling every 50 ms. */
-const PREVIOUS_EXIT_POLLS = 200;
+/** How long stopping a pane waits for its Claude Code process to exit, and how often it looks. */
+const PREVIOUS_EXIT_WAIT_MS = 10_000;
 const PREVIOUS_EXIT_POLL_MS = 50;
 /** A new-conversation note shows in list/status for this long after it was written, then no more (the file stays). */
 const NEW_CONVERSATION_SHOWN_MS = 24 * 60 * 60 * 1000;
@@ -545,7 +546,7 @@ export class SessionManager {
 
   /** Waits (at most ~10 s) until a stopped pane's process is gone. */
   private async waitForExit(pid: number): Promise<void> {
-    for (let i = 0; i < PREVIOUS_EXIT_POLLS && pid > 0 && isProcessAlive(pid); i++) await this.deps.clock.sleep(PREVIOUS_EXIT_POLL_MS);
+    await pollUntil(() => !(pid > 0 && isProcessAlive(pid)), { timeoutMs: PREVIOUS_EXIT_WAIT_MS, intervalMs: PREVIOUS_EXIT_POLL_MS, clock: this.deps.clock });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { CrsError, errnoCode } from '../util/errors.ts';
+import { retryDelay } from '../util/retry.ts';
 
 const LOCK_TIMEOUT_MS = 15_000;
 /** A holder whose start time cannot be checked (a lock of an older version) is trusted this long. */
@@ -7,14 +8,28 @@ const LOCK_UNVERIFIED_MS = 60_000;
 /** An empty lock file this young may be one an older version is still writing. */
 const LOCK_EMPTY_GRACE_MS = 1000;
 
-/** Whether a process with this pid exists (signal 0 probes without sending anything). */
+/**
+ * Whether a process with this pid runs (signal 0 probes without sending anything). One that has exited
+ * but was not reaped yet (a zombie) does not: when tmux exits with its last session, the killed pane
+ * process goes to pid 1, which may reap it seconds later (an init of a container or VM) or never.
+ */
 export function isProcessAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return errnoCode(error) === 'EPERM';
+    if (errnoCode(error) !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+/** Linux's process state `Z` (or `X`) in /proc; elsewhere (no /proc) false. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
@@ -143,7 +158,7 @@ function breakIfStale(file: string): number | undefined {
  */
 export async function withLock<T>(file: string, fn: () => T | Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? LOCK_TIMEOUT_MS);
-  let delay = 2;
+  let tries = 0;
   while (!tryAcquire(file)) {
     const holder = breakIfStale(file);
     if (Date.now() > deadline) {
@@ -151,8 +166,8 @@ export async function withLock<T>(file: string, fn: () => T | Promise<T>, option
         hint: holder ? `Another command (pid ${holder}) is still running: wait for it, or stop it.` : 'Another command is still running; if none is, delete the file.',
       });
     }
+    const delay = retryDelay(++tries, { baseMs: 2, maxMs: 50 });
     await Bun.sleep(delay + Math.random() * delay);
-    delay = Math.min(delay * 2, 50);
   }
   try {
     return await fn();

@@ -66,6 +66,23 @@ export interface DiscordApiOptions {
   /** `DISCORD_API_URL` (default https://discord.com/api); `/v10` is appended. */
   baseUrl?: string;
   timeoutMs?: number;
+  /**
+   * A REST client to make the calls on instead of one of our own: the gateway client's, so that one
+   * process keeps one set of rate-limit buckets (its own limits are waited out, not reported).
+   */
+  rest?: REST;
+}
+
+/**
+ * The process's one client for a token and base URL (`sharedDiscordApi`): discord.js's REST client
+ * keeps the rate-limit buckets Discord announces, which help only when every call goes through it.
+ */
+let shared: { token: string; baseUrl: string; api: DiscordApi } | undefined;
+
+/** The Discord REST client of this process for `token` and `baseUrl` (a new token gets a new one). */
+export function sharedDiscordApi(token: string, baseUrl: string): DiscordApi {
+  if (shared?.token !== token || shared.baseUrl !== baseUrl) shared = { token, baseUrl, api: new DiscordApi({ token, baseUrl }) };
+  return shared.api;
 }
 
 /** The few Discord REST calls the engine makes, on discord.js's REST client, with errors made plain. */
@@ -76,7 +93,7 @@ export class DiscordApi {
   private client: Promise<{ rest: REST; errors: typeof import('@discordjs/rest') }> | undefined;
   private rateLimits: number[] = [];
 
-  constructor(options: DiscordApiOptions) {
+  constructor(private readonly options: DiscordApiOptions) {
     this.baseUrl = (options.baseUrl || DEFAULT_DISCORD_API_URL).replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 15_000;
@@ -86,7 +103,7 @@ export class DiscordApi {
   private rest() {
     this.client ??= import('@discordjs/rest').then((errors) => ({
       errors,
-      rest: new errors.REST({
+      rest: this.options.rest ?? new errors.REST({
         api: this.baseUrl,
         retries: 1,
         timeout: this.timeoutMs,
@@ -184,9 +201,17 @@ export class DiscordApi {
     return this.call('PATCH', `/channels/${channelId}`, { topic });
   }
 
+  /** Replaces the bot's slash commands in a guild with `commands`; returns what Discord registered. */
+  async setGuildCommands(guildId: string, commands: readonly unknown[]): Promise<unknown[]> {
+    const app = await this.call<{ id: string }>('GET', '/applications/@me');
+    return this.call('PUT', `/applications/${app.id}/guilds/${guildId}/commands`, commands);
+  }
+
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown, raw = false, files?: DiscordUpload[]): Promise<T> {
     const [route, query] = path.split('?') as [`/${string}`, string | undefined];
     const { rest, errors } = await this.rest();
+    // discord.js forgets the token after a 401; a client that lives on (a daemon's) tries it again.
+    if (!this.options.rest) rest.setToken(this.token);
     try {
       const options = { body, query: query ? new URLSearchParams(query) : undefined, ...(files?.length ? { files } : {}) };
       if (method === 'GET') return (await rest.get(route, options)) as T;

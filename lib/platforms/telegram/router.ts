@@ -7,6 +7,7 @@ import { cleanLine } from '../../core/util/text.ts';
 import type { SessionManager } from '../../core/sessions/manager.ts';
 import type { Clock } from '../../core/util/clock.ts';
 import { CrsError, formatError } from '../../core/util/errors.ts';
+import { retryDelay } from '../../core/util/retry.ts';
 import type { PendingPermission, PermissionOutcome } from '../../router/permissions.ts';
 import { Router } from '../../router/router.ts';
 import { createPermissionKeyboard, formatPermissionDetails, formatPermissionMessage, parsePermissionCallback, parsePermissionReply } from './permissions.ts';
@@ -133,19 +134,21 @@ export class TelegramRouter {
   private async poll(signal: AbortSignal): Promise<void> {
     const { log, clock } = this.options;
     let offset: number | undefined;
-    let delay = RETRY_MIN_MS;
+    // Failures in a row: the wait before the next try grows with them, and a success starts it over.
+    let failures = 0;
+    const nextDelay = () => retryDelay(++failures, { baseMs: RETRY_MIN_MS, maxMs: RETRY_MAX_MS });
     while (!signal.aborted) {
       let updates: Update[];
       try {
         updates = await this.bot.api.getUpdates({ offset, timeout: POLL_TIMEOUT_S, allowed_updates: [...ALLOWED_UPDATES] }, signal as never);
-        delay = RETRY_MIN_MS;
+        failures = 0;
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof GrammyError && error.error_code === 401) throw new CrsError(`Telegram rejected the bot token: ${error.description}.`, { hint: 'Check TELEGRAM_BOT_TOKEN in ~/.claude/channels/telegram/.env.' });
         const conflict = error instanceof GrammyError && error.error_code === 409;
+        const delay = nextDelay();
         log.error(`polling failed: ${formatError(error)}${conflict ? ' (another program polls this bot token: stop it, only the router may)' : ''}; retrying in ${delay / 1000} s`);
         await clock.sleep(delay, signal);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
         continue;
       }
       for (const update of updates) {
@@ -155,9 +158,9 @@ export class TelegramRouter {
         } catch (error) {
           const cause = error instanceof BotError ? error.error : error;
           if (cause instanceof NotQueuedError) {
+            const delay = nextDelay();
             log.error(`update ${update.update_id} not confirmed, fetched again in ${delay / 1000} s: ${formatError(cause)}`);
             await clock.sleep(delay, signal);
-            delay = Math.min(delay * 2, RETRY_MAX_MS);
             break;
           }
           log.error(`update ${update.update_id} failed: ${formatError(cause)}`);

@@ -1,10 +1,10 @@
-import { Client, Events, GatewayIntentBits, Partials, REST, Routes } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Partials } from 'discord.js';
 import type { ConsolaInstance } from 'consola';
 import type { Clock } from '../../../core/util/clock.ts';
 import { CrsError, formatError } from '../../../core/util/errors.ts';
 import type { SessionManager } from '../../../core/sessions/manager.ts';
 import { createAuthorizer } from '../../../core/control/authorize.ts';
-import { DiscordApi, discordApiUrl } from '../api.ts';
+import { DiscordApi, discordApiUrl, sharedDiscordApi } from '../api.ts';
 import { DiscordRouter } from '../router.ts';
 import { SLASH_COMMANDS } from './definitions.ts';
 import { attachEvents } from './events.ts';
@@ -21,25 +21,16 @@ export interface SlashDaemonOptions {
   watchIntervalMs?: number;
 }
 
-/** The REST client of a token and `DISCORD_API_URL`. */
-export function createRest(manager: SessionManager): REST {
-  return new REST({ api: discordApiUrl(manager.deps.env), makeRequest: fetch as never }).setToken(manager.botToken());
-}
-
 /** Registers (or with `clear`, removes) the guild's slash commands; returns how many are registered. */
 export async function registerCommands(manager: SessionManager, clear = false): Promise<number> {
   const config = manager.requireReady();
-  const rest = createRest(manager);
-  const url = discordApiUrl(manager.deps.env);
+  const api = sharedDiscordApi(manager.botToken(), discordApiUrl(manager.deps.env));
   try {
-    const app = (await rest.get(Routes.currentApplication())) as { id: string };
-    const body = clear ? [] : SLASH_COMMANDS;
-    const result = (await rest.put(Routes.applicationGuildCommands(app.id, config.guildId!), { body })) as unknown[];
-    return result.length;
+    return (await api.setGuildCommands(config.guildId!, clear ? [] : SLASH_COMMANDS)).length;
   } catch (error) {
-    throw new CrsError(`Registering slash commands at ${url} failed: ${formatError(error)}.`, {
+    throw new CrsError(`Registering slash commands failed: ${(error as Error).message}`, {
       cause: error,
-      hint: 'Check the bot token and that the bot was invited with the applications.commands scope.',
+      hint: (error as CrsError).hint ?? 'Check the bot token and that the bot was invited with the applications.commands scope.',
     });
   }
 }
@@ -59,7 +50,10 @@ export async function runSlashDaemon(options: SlashDaemonOptions): Promise<void>
     partials: [Partials.Channel],
     rest: { api: discordApiUrl(manager.deps.env), makeRequest: fetch as never },
   });
-  const api = () => new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env) });
+  // Every REST call of the daemon goes through the gateway client's REST: one set of rate-limit buckets.
+  client.rest.setToken(manager.botToken());
+  const rest = new DiscordApi({ token: manager.botToken(), baseUrl: discordApiUrl(manager.deps.env), rest: client.rest });
+  const api = () => rest;
   const guildId = () => manager.config().guildId ?? config.guildId!;
   const router = new DiscordRouter({ client, manager, clock: options.clock, log, signal: options.signal, api, guildId });
   const deps: SlashDeps = {

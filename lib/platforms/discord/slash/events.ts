@@ -1,5 +1,6 @@
 import { type Client, Events } from 'discord.js';
 import { formatError } from '../../../core/util/errors.ts';
+import { createKeyedSerial } from '../../../core/util/keyed-serial.ts';
 import { formatLabel } from '../../../core/host/launch.ts';
 import { SESSION_CHANNEL_TYPES } from '../api.ts';
 import { spawnThread } from '../sessions.ts';
@@ -13,13 +14,9 @@ import type { SlashDeps } from './types.ts';
  */
 export function attachEvents(client: Client, deps: SlashDeps, guildId: () => string): void {
   const { manager, log } = deps;
-  const queues = new Map<string, Promise<unknown>>();
-  const serial = (id: string, what: string, work: () => Promise<unknown>) => {
-    const next = (queues.get(id) ?? Promise.resolve()).then(work).catch((error) => log.error(`${what} ${id} failed: ${formatError(error)}`));
-    queues.set(id, next);
-    void next.finally(() => queues.get(id) === next && queues.delete(id));
-    return next;
-  };
+  const queue = createKeyedSerial();
+  const serial = (id: string, what: string, work: () => Promise<unknown>) =>
+    queue(id, work).catch((error) => log.error(`${what} ${id} failed: ${formatError(error)}`));
   const ours = (channel: { guildId?: string | null }) => channel.guildId === guildId();
   const registered = (id: string) => id in manager.registry();
 
