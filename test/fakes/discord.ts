@@ -492,6 +492,17 @@ export class FakeDiscord {
     return { channel, message: this.messageEvent(channel.id, { authorId: user.id, username: user.username, content }) };
   }
 
+  /** A guild channel as an interaction carries it (a thread with its parent). */
+  private interactionChannel(id: string, channel: FakeChannel | undefined) {
+    return {
+      id,
+      type: channel?.type ?? 0,
+      name: channel?.name ?? 'unknown',
+      guild_id: this.guildId,
+      ...(channel && channel.type >= 10 ? { parent_id: channel.parent_id ?? null } : {}),
+    };
+  }
+
   /** Dispatches INTERACTION_CREATE for a chat-input command or its autocomplete; the handle collects replies. */
   interaction(options: FakeInteractionOptions): FakeInteractionHandle {
     const channel = this.channels.get(options.channelId);
@@ -504,13 +515,7 @@ export class FakeDiscord {
       guild_id: this.guildId,
       guild: { id: this.guildId, features: [], locale: Locale.EnglishUS },
       channel_id: options.channelId,
-      channel: {
-        id: options.channelId,
-        type: channel?.type ?? 0,
-        name: channel?.name ?? 'unknown',
-        guild_id: this.guildId,
-        ...(channel && channel.type >= 10 ? { parent_id: channel.parent_id ?? null } : {}),
-      },
+      channel: this.interactionChannel(options.channelId, channel),
       member: {
         user: { id: user.id, username: user.username, discriminator: '0', global_name: user.globalName ?? null, avatar: null },
         roles: [],
@@ -582,13 +587,7 @@ export class FakeDiscord {
       guild_id: this.guildId,
       guild: { id: this.guildId, features: [], locale: Locale.EnglishUS },
       guild_locale: Locale.EnglishUS,
-      channel: {
-        id: options.channelId,
-        type: channel?.type ?? 0,
-        name: channel?.name ?? 'unknown',
-        guild_id: this.guildId,
-        ...(channel && channel.type >= 10 ? { parent_id: channel.parent_id ?? null } : {}),
-      },
+      channel: this.interactionChannel(options.channelId, channel),
       member: { user: apiUser, roles: [], permissions: '0', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 as GuildMemberFlags },
       message: { ...message, guild_id: this.guildId } as APIMessage,
       context: 0,

@@ -681,16 +681,22 @@ export class FakeTelegram {
     if (ready.length > 0) poll.finish(ready);
   }
 
-  private editMessageText(params: Json): Message | true {
-    const text = typeof params.text === 'string' ? params.text : '';
-    if (!text.trim()) throw new FakeTelegramError(400, 'Bad Request: message text is empty');
-    if (text.length > MAX_TEXT_LENGTH) throw new FakeTelegramError(400, 'Bad Request: MESSAGE_TOO_LONG');
-    if (params.inline_message_id !== undefined) return true;
+  /** The message an edit names (chat_id, message_id), with its chat and place; 400 when there is none. */
+  private messageToEdit(params: Json) {
     this.requireChat(params.chat_id);
     const entry = this.chats.get(String(params.chat_id));
     const index = entry?.messages.findIndex((m) => m.message_id === Number(params.message_id)) ?? -1;
     const message = entry?.messages[index];
     if (!entry || !message) throw new FakeTelegramError(400, 'Bad Request: message to edit not found');
+    return { entry, index, message };
+  }
+
+  private editMessageText(params: Json): Message | true {
+    const text = typeof params.text === 'string' ? params.text : '';
+    if (!text.trim()) throw new FakeTelegramError(400, 'Bad Request: message text is empty');
+    if (text.length > MAX_TEXT_LENGTH) throw new FakeTelegramError(400, 'Bad Request: MESSAGE_TOO_LONG');
+    if (params.inline_message_id !== undefined) return true;
+    const { entry, index, message } = this.messageToEdit(params);
     if (message.from?.id !== this.botUser.id || !('text' in message)) throw new FakeTelegramError(400, "Bad Request: message can't be edited");
     // As on Telegram, an edit without reply_markup takes the inline keyboard away.
     const markup = inlineMarkup(params.reply_markup);
@@ -704,11 +710,7 @@ export class FakeTelegram {
 
   private editMessageReplyMarkup(params: Json): Message | true {
     if (params.inline_message_id !== undefined) return true;
-    this.requireChat(params.chat_id);
-    const entry = this.chats.get(String(params.chat_id));
-    const index = entry?.messages.findIndex((m) => m.message_id === Number(params.message_id)) ?? -1;
-    const message = entry?.messages[index];
-    if (!entry || !message) throw new FakeTelegramError(400, 'Bad Request: message to edit not found');
+    const { entry, index, message } = this.messageToEdit(params);
     if (message.from?.id !== this.botUser.id) throw new FakeTelegramError(400, "Bad Request: message can't be edited");
     const markup = inlineMarkup(params.reply_markup);
     if (sameMarkup(message.reply_markup, markup.reply_markup)) throw new FakeTelegramError(400, NOT_MODIFIED);
